@@ -1,0 +1,1 @@
+"""The wire truth shared by the gateway and the simulator: models and codes, no I/O."""

@@ -1,0 +1,1 @@
+"""The gateway's own API (filled in by the gateway issue)."""

@@ -1,0 +1,1 @@
+"""Partner Center's wire format: the error body, its codes, and the resource shapes."""

@@ -1,0 +1,1 @@
+"""The gateway: marketplace orders in, durable Partner Center workflows out (issue 4)."""

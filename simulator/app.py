@@ -1,0 +1,171 @@
+"""The simulator's aiohttp application: Partner Center under ``/v1``, sign-in, and ``/_sim``.
+
+One middleware runs the whole ``/v1`` pipeline, in this order, so each step sees a request the
+previous one accepted: injected faults (before anything else, so a fault changes nothing), the
+bearer check, the per-partner rate limit, the ``MS-RequestId`` replay of a POST already answered,
+then the handler. Every answer echoes ``MS-RequestId`` / ``MS-CorrelationId`` and lands in the
+request journal (``GET /_sim/requests``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from simulator import (
+    agreements,
+    auth,
+    carts,
+    catalog,
+    control,
+    customers,
+    orders,
+    partners,
+    subscriptions,
+    transfers,
+)
+from simulator.context import PARTNER, SIMULATOR, Simulator
+from simulator.errors import PartnerCenterError
+from simulator.faults import first_match
+from simulator.settings import SimulatorSettings
+from simulator.throttling import retry_after, throttled
+from simulator.wire import respond
+from simulator.world import RequestRecord, Stored
+
+log = structlog.get_logger("simulator")
+
+_REPLAYED_HEADERS = ("Location",)
+
+
+def _error_response(exc: PartnerCenterError) -> web.Response:
+    return respond(exc.body(), status=exc.status)
+
+
+def _http_error(exc: web.HTTPException, path: str) -> web.Response:
+    """A route or method the simulator does not serve, in Partner Center's body."""
+    description = (
+        f"The resource {path} was not found." if exc.status == 404 else f"{exc.reason}: {path}"
+    )
+    code = 1000 if exc.status == 404 else 800002
+    body = PartnerCenterError(code, status=exc.status, description=description)
+    response = _error_response(body)
+    if exc.status == 405 and "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+async def _inject(request: web.Request, sim: Simulator) -> web.StreamResponse | None:
+    world = sim.world
+    fault = first_match(world.faults, request.method, request.path)
+    if fault is None:
+        return None
+    spec = fault.spec
+    if spec.latency_ms:
+        await asyncio.sleep(spec.latency_ms / 1000)
+    if spec.reset:
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError("fault injected: connection dropped")
+    if spec.status is None:
+        return None
+    if spec.status == 429:
+        return throttled(spec.retry_after if spec.retry_after is not None else 1)
+    error = PartnerCenterError(
+        spec.code if spec.code is not None else 800003,
+        status=spec.status,
+        description=spec.description or f"Fault injected by the simulator (rule {fault.id}).",
+    )
+    response = _error_response(error)
+    if spec.retry_after is not None:
+        response.headers["Retry-After"] = str(spec.retry_after)
+    return response
+
+
+@web.middleware
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim = request.app[SIMULATOR]
+    world = sim.world
+    headers = request.headers
+    request_id = headers.get("MS-RequestId")
+    correlation_id = headers.get("MS-CorrelationId") or str(uuid.uuid4())
+    path = request.path
+    stored_key: tuple[str, str] | None = None
+    response: web.StreamResponse | None = None
+    try:
+        if path.startswith("/v1/"):
+            response = await _inject(request, sim)
+            if response is None:
+                partner = auth.authenticate(sim, headers.get("Authorization"))
+                request[PARTNER] = partner
+                wait = retry_after(
+                    world.rate_windows, partner.tenant_id, world.config.rate_limit_per_minute
+                )
+                if wait is not None:
+                    response = throttled(wait)
+                elif request.method == "POST" and request_id:
+                    stored_key = (partner.tenant_id, request_id)
+                    stored = world.stored_answers.get(stored_key)
+                    if stored is not None:
+                        response = web.Response(
+                            body=stored.body, status=stored.status, headers=stored.headers
+                        )
+                        stored_key = None
+        elif path.startswith("/_sim"):
+            control.check_key(request, sim)
+        if response is None:
+            response = await handler(request)
+            if stored_key is not None and 200 <= response.status < 300:
+                assert isinstance(response, web.Response)
+                assert isinstance(response.body, bytes | bytearray | None)
+                kept = {"Content-Type": response.content_type} if response.body else {}
+                kept.update(
+                    {h: response.headers[h] for h in _REPLAYED_HEADERS if h in response.headers}
+                )
+                world.stored_answers[stored_key] = Stored(
+                    response.status,
+                    bytes(response.body or b""),
+                    kept,
+                )
+    except PartnerCenterError as exc:
+        response = _error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = _http_error(exc, path)
+    except ConnectionResetError:
+        raise
+    except Exception:  # a bug must still answer in Partner Center's shape, and be logged
+        log.exception("unhandled error", path=path, method=request.method)
+        response = _error_response(PartnerCenterError(800003))
+    response.headers["MS-RequestId"] = request_id or str(uuid.uuid4())
+    response.headers["MS-CorrelationId"] = correlation_id
+    if not path.startswith("/_sim"):
+        world.requests.append(
+            RequestRecord(
+                request.method, path, response.status, request_id, correlation_id, world.now
+            )
+        )
+    return response
+
+
+def create_app(settings: SimulatorSettings | None = None) -> web.Application:
+    """The simulator as an aiohttp app, for ``pcgw sim`` or in-process use in tests."""
+    settings = settings or SimulatorSettings()
+    app = web.Application(middlewares=[pipeline], client_max_size=4 * 1024 * 1024)
+    app[SIMULATOR] = Simulator.start(settings)
+    router = app.router
+    control.add_routes(router)
+    auth.add_routes(router)
+    catalog.add_routes(router)
+    customers.add_routes(router)
+    agreements.add_routes(router)
+    partners.add_routes(router)
+    carts.add_routes(router)
+    orders.add_routes(router)
+    subscriptions.add_routes(router)
+    transfers.add_routes(router)
+    return app

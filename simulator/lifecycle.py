@@ -1,0 +1,137 @@
+"""What time does to a subscription: terms, windows, renewals, expiry.
+
+Dates follow Microsoft: a term that starts on day D ends on ``D + term - 1 day`` (inclusive, so
+``commitmentEndDate`` is that day at ``T00:00:00Z``); the renewal starts at 00:00 UTC the next day,
+stays in progress for ``renewalProcessing`` and, when it completes, opens a new 168-hour window
+from that moment. With auto-renew off the subscription expires at that same midnight, then turns
+``disabled`` 30 days later and ``deleted`` 90 days after that.
+
+Each function here schedules a clock event that re-checks the subscription when it fires, so a
+stale event (the term already moved, the subscription already gone) does nothing.
+
+LIMITATIONS:
+- A subscription still suspended at term end becomes ``expired`` like any subscription with
+  auto-renew off (the contract's rule); Microsoft documents ``disabled`` for that case.
+- A renewal always succeeds; renewals never fail or stay queued beyond ``renewalProcessing``.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+
+from simulator.clock import Handler
+from simulator.models import SeatBatch, Subscription
+from simulator.world import World
+
+TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+DISABLE_AFTER = timedelta(days=30)
+DELETE_AFTER = timedelta(days=90)
+
+
+def add_months(start: date, months: int) -> date:
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def term_end(start: date, term: str) -> date:
+    """The inclusive last day of a term that starts on ``start``."""
+    return add_months(start, TERM_MONTHS[term]) - timedelta(days=1)
+
+
+def midnight_after(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def uri(sub: Subscription) -> str:
+    return f"/customers/{sub.customer_id}/subscriptions/{sub.id}"
+
+
+def schedule_term(world: World, sub: Subscription) -> None:
+    """Schedule the close of the current window and the end of the current term."""
+    if sub.cancellation_until is not None:
+        world.clock.schedule(
+            sub.cancellation_until, _window_closed(world, sub.id, sub.cancellation_until)
+        )
+    if sub.commitment_end is not None:
+        world.clock.schedule(
+            midnight_after(sub.commitment_end), _term_over(world, sub.id, sub.commitment_end)
+        )
+
+
+def _window_closed(world: World, sub_id: str, expected: datetime) -> Handler:
+    def fire() -> list[tuple[str, str]]:
+        sub = world.subscriptions.get(sub_id)
+        if sub is None or sub.cancellation_until != expected or sub.status == "deleted":
+            return []
+        return [("cancellationWindowClosed", uri(sub))]
+
+    return fire
+
+
+def _term_over(world: World, sub_id: str, expected: date) -> Handler:
+    def fire() -> list[tuple[str, str]]:
+        sub = world.subscriptions.get(sub_id)
+        if sub is None or sub.commitment_end != expected:
+            return []
+        if sub.status == "active" and sub.auto_renew:
+            sub.renewing_since = world.now
+            sub.version += 1
+            world.clock.schedule(
+                world.now + world.config.renewal_processing, _renewal_done(world, sub_id, expected)
+            )
+            return [("renewalStarted", uri(sub))]
+        if sub.status in ("active", "suspended"):
+            _set_status(world, sub, "expired")
+            world.clock.schedule(world.now + DISABLE_AFTER, _expiry_step(world, sub_id, "expired"))
+            return [("subscriptionExpired", uri(sub))]
+        return []
+
+    return fire
+
+
+def _renewal_done(world: World, sub_id: str, expected: date) -> Handler:
+    def fire() -> list[tuple[str, str]]:
+        sub = world.subscriptions.get(sub_id)
+        if sub is None or sub.renewing_since is None or sub.commitment_end != expected:
+            return []
+        now = world.now
+        start = expected + timedelta(days=1)
+        sub.effective_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        sub.commitment_end = term_end(start, sub.term_duration or "P1Y")
+        sub.renewing_since = None
+        window = now + world.config.cancellation_window
+        sub.cancellation_until = window
+        sub.seat_batches = [SeatBatch(sub.quantity, window)]
+        sub.version += 1
+        schedule_term(world, sub)
+        return [("renewalCompleted", uri(sub))]
+
+    return fire
+
+
+def _expiry_step(world: World, sub_id: str, expected_status: str) -> Handler:
+    def fire() -> list[tuple[str, str]]:
+        sub = world.subscriptions.get(sub_id)
+        if sub is None or sub.status != expected_status:
+            return []
+        if expected_status == "expired":
+            _set_status(world, sub, "disabled")
+            world.clock.schedule(world.now + DELETE_AFTER, _expiry_step(world, sub_id, "disabled"))
+            return [("subscriptionDisabled", uri(sub))]
+        _set_status(world, sub, "deleted")
+        return [("subscriptionDeleted", uri(sub))]
+
+    return fire
+
+
+def _set_status(world: World, sub: Subscription, status: str) -> None:
+    sub.status = status
+    sub.status_since = world.now
+    sub.auto_renew = False
+    sub.version += 1
+
+
+def refundable(sub: Subscription, now: datetime) -> list[SeatBatch]:
+    return [b for b in sub.seat_batches if b.until >= now and b.quantity > 0]

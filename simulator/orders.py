@@ -1,0 +1,210 @@
+"""Orders: reads, provisioning status, and a direct ``POST …/orders`` without a cart (the same
+purchase rules as a checkout, ``simulator.purchases``).
+
+An order is ``pending`` until ``orderProvisioning`` has passed on the simulated clock, then
+``completed`` with its subscription ids.
+
+LIMITATIONS:
+- Orders show in the list at once (Microsoft may take up to 15 minutes).
+- ``PATCH …/orders/{id}`` (cancelling a pending legacy order) is not served.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from simulator import catalog
+from simulator.context import customer_of, partner_of, world_of
+from simulator.errors import PartnerCenterError, invalid_input
+from simulator.models import Order
+from simulator.purchases import Line, check_purchase, place_order
+from simulator.wire import Inbound, body_as, collection, iso, link, query_one, respond
+from simulator.world import World
+
+
+class OrderLineIn(Inbound):
+    line_item_number: int = Field(ge=0)
+    offer_id: str = Field(min_length=1)
+    quantity: int = Field(ge=1)
+    term_duration: str | None = None
+    friendly_name: str | None = None
+    partner_id_on_record: str | None = None
+    additional_partner_ids_on_record: list[str] = []
+    provisioning_context: dict[str, Any] = {}
+
+
+class OrderIn(Inbound):
+    reference_customer_id: str | None = None
+    billing_cycle: str
+    partner_on_record_attestation_accepted: bool | None = None
+    line_items: list[OrderLineIn] = Field(min_length=1)
+
+
+def render_order(world: World, order: Order) -> dict[str, Any]:
+    completed = order.completed
+    base = f"/customers/{order.customer_id}/orders/{order.id}"
+    lines = []
+    for line in order.lines:
+        sku = catalog.load().find(line.catalog_item_id)
+        price = catalog.unit_price(sku, line.billing_cycle, line.term_duration) if sku else 0.0
+        product, sku_id, availability = line.catalog_item_id.split(":")
+        entry: dict[str, Any] = {
+            "lineItemNumber": line.number,
+            "offerId": line.catalog_item_id,
+        }
+        if completed:
+            entry["subscriptionId"] = line.subscription_id
+        entry.update(
+            {
+                "termDuration": line.term_duration,
+                "transactionType": line.transaction_type,
+                "friendlyName": line.friendly_name or (sku.title if sku else ""),
+                "quantity": line.quantity,
+                "partnerIdOnRecord": line.partner_id_on_record,
+                "additionalPartnerIdsOnRecord": line.additional_partner_ids,
+                "provisioningContext": line.provisioning_context,
+                "pricing": {
+                    "listPrice": price,
+                    "discountedPrice": price,
+                    "price": price,
+                    "extendedPrice": round(price * line.quantity, 2),
+                },
+                "links": {
+                    "product": link(f"/products/{product}"),
+                    "sku": link(f"/products/{product}/skus/{sku_id}"),
+                    "availability": link(
+                        f"/products/{product}/skus/{sku_id}/availabilities/{availability}"
+                    ),
+                    **(
+                        {
+                            "subscription": link(
+                                f"/customers/{order.customer_id}/subscriptions/{line.subscription_id}"
+                            )
+                        }
+                        if completed
+                        else {}
+                    ),
+                },
+            }
+        )
+        lines.append(entry)
+    currency, symbol = catalog.currency(world.customers[order.customer_id].country)
+    return {
+        "id": order.id,
+        "alternateId": order.id,
+        "referenceCustomerId": order.customer_id,
+        "billingCycle": order.billing_cycle,
+        "currencyCode": currency,
+        "currencySymbol": symbol,
+        "lineItems": lines,
+        "creationDate": iso(order.created_at),
+        "status": "completed" if completed else "pending",
+        "transactionType": order.transaction_type,
+        "totalPrice": order.total_price,
+        "links": {
+            "provisioningStatus": link(f"{base}/provisioningstatus"),
+            "patchOperation": link(base, "PATCH"),
+            "self": link(base),
+        },
+        "attributes": {"objectType": "Order"},
+    }
+
+
+def find_order(world: World, customer_id: str, partner_id: str, order_id: str) -> Order:
+    order = world.orders.get(order_id.lower())
+    if order is None or order.customer_id != customer_id or order.partner_id != partner_id:
+        raise PartnerCenterError(20000, order_id)
+    return order
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    billing = (query_one(request, "billingType") or "").lower()
+    items = [
+        render_order(world, o)
+        for o in world.orders.values()
+        if o.customer_id == customer.tenant_id
+        and o.partner_id == partner.tenant_id
+        and (not billing or o.billing_cycle == billing or billing == "license")
+    ]
+    return respond(collection(items, request.path_qs.removeprefix("/v1")))
+
+
+async def get_order(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    order = find_order(world, customer.tenant_id, partner.tenant_id, request.match_info["order"])
+    return respond(render_order(world, order))
+
+
+async def provisioning_status(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    order = find_order(world, customer.tenant_id, partner.tenant_id, request.match_info["order"])
+    status = "fulfilled" if order.completed else "PrefulfillmentPending"
+    items = [
+        {
+            "orderLineItemId": line.number,
+            "lineItemNumber": line.number,
+            "status": status,
+            "quantityProvisioningInformation": [{"quantity": line.quantity, "status": status}],
+        }
+        for line in order.lines
+    ]
+    return respond(collection(items, request.path.removeprefix("/v1")))
+
+
+async def create_order(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    body = await body_as(request, OrderIn)
+    cycle = body.billing_cycle.lower().replace("onetime", "one_time")
+    if cycle not in catalog.CYCLE_MONTHS:
+        raise PartnerCenterError(900269, status=400, description="The billing cycle is invalid.")
+    items = catalog.load()
+    lines: list[Line] = []
+    for index, raw in enumerate(body.line_items):
+        sku = items.find(raw.offer_id)
+        if sku is None:
+            raise invalid_input(f"lineItems[{index}].offerId {raw.offer_id} is not a catalog item")
+        term = raw.term_duration.upper() if raw.term_duration else None
+        if term and catalog.CYCLE_MONTHS[cycle] > catalog.TERM_MONTHS.get(term, 0):
+            raise PartnerCenterError(900270)
+        if not sku.offers(term, cycle):
+            raise invalid_input(
+                f"lineItems[{index}]: {sku.title} is not offered as {term or 'none'}/{cycle}"
+            )
+        if partner.kind == "direct" and (
+            raw.partner_id_on_record or raw.additional_partner_ids_on_record
+        ):
+            raise invalid_input(
+                f"lineItems[{index}]: a direct partner can't name partners on record"
+            )
+        lines.append(
+            Line(
+                number=raw.line_item_number,
+                sku=sku,
+                quantity=raw.quantity,
+                term=term,
+                cycle=cycle,
+                friendly_name=raw.friendly_name,
+                reseller=(raw.partner_id_on_record or "").strip() or None,
+                additional=[a.strip() for a in raw.additional_partner_ids_on_record],
+                provisioning_context=raw.provisioning_context,
+            )
+        )
+    check_purchase(world, partner, customer, lines, body.partner_on_record_attestation_accepted)
+    order = place_order(world, partner, customer, lines, cycle)
+    return respond(render_order(world, order), status=201)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    base = "/v1/customers/{customer}/orders"
+    router.add_get(base, list_orders)
+    router.add_post(base, create_order)
+    router.add_get(base + "/{order}", get_order)
+    router.add_get(base + "/{order}/provisioningstatus", provisioning_status)

@@ -1,0 +1,280 @@
+"""Subscriptions: reads, and the PATCH that changes seats, status, auto-renew, name and partner of
+record, under Microsoft's rules.
+
+PATCH is full-replace, as Microsoft documents: an omitted ``autoRenewEnabled`` turns auto-renew
+off; an omitted ``quantity``, ``friendlyName`` or ``partnerId`` keeps the current value. Only an
+accepted PATCH that changes something counts toward the 1,200-update limit.
+
+Order of checks: deleted (2011), expired or disabled (900279), nothing changed (200, uncounted),
+renewal in progress (409 / 800082), update limit (900311), then the rule of the change itself.
+
+LIMITATIONS:
+- Answers are always 200 with the whole subscription, never 202 + ``Location``.
+- ``If-Match`` is not checked (no 2055).
+- Billing-cycle changes and scheduled next-term instructions are not modelled yet (issue 6).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from simulator import catalog, lifecycle
+from simulator.context import customer_of, partner_of, world_of
+from simulator.errors import PartnerCenterError
+from simulator.models import Partner, SeatBatch, Subscription
+from simulator.wire import Inbound, body_as, collection, day, iso, link, query_one, respond
+from simulator.world import World
+
+HOURS = 168
+
+
+class SubscriptionPatch(Inbound):
+    quantity: int | None = Field(default=None, ge=0)
+    status: str | None = None
+    auto_renew_enabled: bool | None = None
+    friendly_name: str | None = Field(default=None, max_length=250)
+    partner_id: str | None = None
+
+
+def render(sub: Subscription, now: datetime) -> dict[str, Any]:
+    batches = lifecycle.refundable(sub, now)
+    product_id, sku_id, availability_id = sub.catalog_item_id.split(":")
+    base = f"/customers/{sub.customer_id}/subscriptions/{sub.id}"
+    products = f"/products/{product_id}/skus/{sku_id}"
+    body: dict[str, Any] = {
+        "id": sub.id,
+        "offerId": sub.catalog_item_id,
+        "offerName": sub.offer_name,
+        "friendlyName": sub.friendly_name,
+        "productType": {"id": sub.product_type, "displayName": sub.product_type},
+        "quantity": sub.quantity,
+        "unitType": "Licenses",
+        "hasPurchasableAddons": False,
+        "creationDate": iso(sub.created_at),
+        "effectiveStartDate": iso(sub.effective_start),
+        "commitmentEndDate": day(sub.commitment_end) if sub.commitment_end else None,
+        "commitmentEndDateTime": f"{sub.commitment_end.isoformat()}T23:59:59Z"
+        if sub.commitment_end
+        else None,
+        "status": sub.status,
+        "autoRenewEnabled": sub.auto_renew,
+        "isTrial": sub.is_trial,
+        "billingType": "license",
+        "billingCycle": sub.billing_cycle,
+        "termDuration": sub.term_duration,
+        "renewalTermDuration": "",
+        "refundOptions": [{"type": "Full", "expiresAt": iso(sub.cancellation_until)}]
+        if sub.cancellation_until and sub.cancellation_until >= now
+        else [],
+        "isMicrosoftProduct": True,
+        "partnerId": sub.partner_id_on_record,
+        "attentionNeeded": False,
+        "actionTaken": False,
+        "contractType": "subscription",
+        "links": {
+            "product": link(f"/products/{product_id}"),
+            "sku": link(products),
+            "availability": link(f"{products}/availabilities/{availability_id}"),
+            "self": link(base),
+        },
+        "publisherName": "Microsoft Corporation",
+        "orderId": sub.order_id,
+        "attributes": {"etag": str(sub.version), "objectType": "Subscription"},
+    }
+    if sub.cancellation_until is not None:
+        body["cancellationAllowedUntilDate"] = iso(sub.cancellation_until)
+    body["refundableQuantity"] = {
+        "totalQuantity": sum(b.quantity for b in batches),
+        "details": [
+            {"quantity": b.quantity, "allowedUntilDateTime": iso(b.until)} for b in batches
+        ],
+    }
+    if sub.additional_partner_ids:
+        body["additionalPartnerIdsOnRecord"] = list(sub.additional_partner_ids)
+    if sub.status == "suspended":
+        body["suspensionReasons"] = ["PartnerInitiated"]
+    return body
+
+
+def owned(world: World, partner: Partner, customer_id: str, sub_id: str) -> Subscription:
+    """A subscription of this customer held in this partner's account, or 404 / 20003."""
+    sub = world.subscriptions.get(sub_id.lower())
+    if sub is None or sub.customer_id != customer_id or sub.partner_tenant_id != partner.tenant_id:
+        raise PartnerCenterError(20003, sub_id)
+    return sub
+
+
+def update(world: World, partner: Partner, sub: Subscription, patch: SubscriptionPatch) -> bool:
+    """Apply a full-replace PATCH; every check runs before the first change. Returns whether
+    anything changed."""
+    if sub.status == "deleted":
+        raise PartnerCenterError(2011, sub.id)
+    if sub.status in ("expired", "disabled"):
+        raise PartnerCenterError(900279)
+    status = (patch.status or sub.status).lower()
+    sku = catalog.load().find(sub.catalog_item_id)
+    perpetual = sku is not None and sku.is_perpetual
+    auto_renew = bool(patch.auto_renew_enabled) and not perpetual
+    quantity = sub.quantity if patch.quantity is None else patch.quantity
+    name = sub.friendly_name if patch.friendly_name is None else patch.friendly_name
+    por = sub.partner_id_on_record if patch.partner_id is None else patch.partner_id.strip()
+    if (status, auto_renew, quantity, name, por) == (
+        sub.status, sub.auto_renew, sub.quantity, sub.friendly_name, sub.partner_id_on_record
+    ):  # fmt: skip
+        return False
+    if sub.renewing_since is not None:
+        raise PartnerCenterError(800082)
+    if sub.updates >= world.config.max_updates:
+        raise PartnerCenterError(900311)
+    if sub.is_trial and quantity != sub.quantity:
+        raise PartnerCenterError(
+            800095, status=400, description="Can't update seats of a trial subscription."
+        )
+    if sub.is_trial and status != sub.status:
+        raise PartnerCenterError(
+            800096, status=400, description="Can't update the status of a trial subscription."
+        )
+    if status != sub.status:
+        _change_status(world, sub, status, quantity, auto_renew, name, por)
+    else:
+        if sub.status == "suspended":
+            raise PartnerCenterError(800091)
+        if patch.auto_renew_enabled and perpetual:
+            raise PartnerCenterError(800093)
+        if por != sub.partner_id_on_record:
+            _check_partner_of_record(world, partner, por)
+        if quantity != sub.quantity:
+            _change_quantity(world, sub, quantity, sku)
+        sub.auto_renew = auto_renew
+        sub.friendly_name = name
+        sub.partner_id_on_record = por
+    sub.updates += 1
+    sub.version += 1
+    return True
+
+
+def _change_status(
+    world: World,
+    sub: Subscription,
+    status: str,
+    quantity: int,
+    auto_renew: bool,
+    name: str,
+    por: str,
+) -> None:
+    now = world.now
+    if status == "deleted":
+        if sub.cancellation_until is None or now > sub.cancellation_until:
+            raise PartnerCenterError(900213, HOURS)
+        sub.status, sub.status_since, sub.auto_renew = "deleted", now, False
+        sub.seat_batches = []
+        return
+    if quantity != sub.quantity:
+        raise PartnerCenterError(
+            2001, status=400, description="Quantity can't be changed in the same request as status."
+        )
+    if sub.status == "active" and status == "suspended":
+        sub.status, sub.status_since, sub.auto_renew = "suspended", now, False
+    elif sub.status == "suspended" and status == "active":
+        sub.status, sub.status_since, sub.auto_renew = "active", now, auto_renew
+    else:
+        raise PartnerCenterError(800040, status, sub.status)
+    sub.friendly_name = name
+    sub.partner_id_on_record = por
+
+
+def _check_partner_of_record(world: World, partner: Partner, mpn_id: str) -> None:
+    from simulator.purchases import check_reseller  # purchases imports this module
+
+    if mpn_id:
+        check_reseller(world, partner, mpn_id)
+
+
+def _change_quantity(
+    world: World, sub: Subscription, quantity: int, sku: catalog.Sku | None
+) -> None:
+    now = world.now
+    low, high = (sku.minimum, sku.maximum) if sku else (1, 10**6)
+    if not low <= quantity <= high:
+        raise PartnerCenterError(2002)
+    if world.config.sandbox_limits and quantity > 25:
+        raise PartnerCenterError(800018, "25 licenses per subscription")
+    if quantity > sub.quantity:
+        sub.seat_batches.append(
+            SeatBatch(quantity - sub.quantity, now + world.config.cancellation_window)
+        )
+    else:
+        batches = lifecycle.refundable(sub, now)
+        reducible = sum(b.quantity for b in batches)
+        if quantity < sub.quantity - reducible:
+            raise PartnerCenterError(900214, HOURS)
+        to_remove = sub.quantity - quantity
+        for batch in reversed(batches):  # newest seats go first
+            taken = min(batch.quantity, to_remove)
+            batch.quantity -= taken
+            to_remove -= taken
+            if not to_remove:
+                break
+        sub.seat_batches = [b for b in sub.seat_batches if b.quantity > 0]
+    sub.quantity = quantity
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+
+async def list_subscriptions(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    order_id = query_one(request, "order_id")
+    mpn_id = query_one(request, "mpn_id")
+    items = [
+        render(s, world.now)
+        for s in world.subscriptions_by_customer.get(customer.tenant_id, [])
+        if s.partner_tenant_id == partner.tenant_id
+        and (order_id is None or s.order_id == order_id)
+        and (mpn_id is None or s.partner_id_on_record == mpn_id)
+    ]
+    return respond(collection(items, request.path_qs.removeprefix("/v1")))
+
+
+async def get_subscription(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    sub = owned(world, partner, customer.tenant_id, request.match_info["subscription"])
+    return respond(render(sub, world.now))
+
+
+async def patch_subscription(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    sub = owned(world, partner, customer.tenant_id, request.match_info["subscription"])
+    patch = await body_as(request, SubscriptionPatch)
+    update(world, partner, sub, patch)
+    return respond(render(sub, world.now))
+
+
+async def provisioning_status(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    sub = owned(world, partner, customer.tenant_id, request.match_info["subscription"])
+    return respond(
+        {
+            "skuId": sub.catalog_item_id.split(":")[1],
+            "status": "success",
+            "quantity": sub.quantity,
+            "endDate": day(sub.commitment_end) if sub.commitment_end else None,
+            "attributes": {"objectType": "SubscriptionProvisioningStatus"},
+        }
+    )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    base = "/v1/customers/{customer}/subscriptions"
+    router.add_get(base, list_subscriptions)
+    router.add_get(base + "/{subscription}", get_subscription)
+    router.add_patch(base + "/{subscription}", patch_subscription)
+    router.add_get(base + "/{subscription}/provisioningstatus", provisioning_status)

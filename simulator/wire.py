@@ -1,0 +1,207 @@
+"""Partner Center's wire conventions, in one place.
+
+Requests: bodies bind case-insensitively (Microsoft's own samples mix ``LineItems`` and
+``lineItems``), so every inbound JSON object has its keys folded to lower case and models declare
+lower-case aliases. Responses: camelCase, times as ``…Z``, collections as
+``{totalCount, items, links, attributes}``, links relative and without ``/v1``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from simulator.errors import PartnerCenterError, invalid_input
+
+JSON_TYPE = "application/json"
+M = TypeVar("M", bound=BaseModel)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """``2026-01-01T00:00:00Z`` with microseconds only when present, as Microsoft writes them."""
+    if moment is None:
+        return None
+    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+def day(moment: date) -> str:
+    """A date-only instant (``commitmentEndDate``) as Microsoft writes it: midnight, ``Z``."""
+    return f"{moment.isoformat()}T00:00:00Z"
+
+
+def parse_instant(text: str, field: str) -> datetime:
+    """An aware UTC datetime from ISO-8601 text; naive text is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise invalid_input(f"{field} must be an ISO-8601 date-time, got {text!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+_DURATION = re.compile(
+    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(text: str, field: str) -> timedelta:
+    """An ISO-8601 duration of fixed length (``P8D``, ``PT6H``); years and months are refused
+    because their length depends on where they start (use ``to`` for calendar moves)."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if match is None or text in ("P", "PT"):
+        raise invalid_input(f"{field} must be an ISO-8601 duration such as P8D or PT6H")
+    if match["y"] or match["mo"]:
+        raise invalid_input(f"{field}: years and months have no fixed length; use days or 'to'")
+    return timedelta(
+        weeks=int(match["w"] or 0),
+        days=int(match["d"] or 0),
+        hours=int(match["h"] or 0),
+        minutes=int(match["mi"] or 0),
+        seconds=float(match["s"] or 0),
+    )
+
+
+def duration_text(delta: timedelta) -> str:
+    """A timedelta back as an ISO-8601 duration (``PT6H``, ``P1DT2H``, ``PT0S``)."""
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    clock += f"{secs}S" if secs else ""
+    if clock:
+        out += "T" + clock
+    return out if out != "P" else "PT0S"
+
+
+def dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def respond(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=dumps(payload), status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+def link(uri: str, method: str = "GET") -> dict[str, Any]:
+    return {"uri": uri, "method": method, "headers": []}
+
+
+def collection(
+    items: list[Any],
+    self_uri: str,
+    *,
+    object_type: str = "Collection",
+    continuation_token: str | None = None,
+    next_uri: str | None = None,
+) -> dict[str, Any]:
+    links: dict[str, Any] = {"self": link(self_uri)}
+    body: dict[str, Any] = {"totalCount": len(items), "items": items}
+    if continuation_token is not None:
+        body["continuationToken"] = continuation_token
+        links["next"] = {
+            "uri": next_uri or self_uri,
+            "method": "GET",
+            "headers": [{"key": "MS-ContinuationToken", "value": continuation_token}],
+        }
+    body["links"] = links
+    body["attributes"] = {"objectType": object_type}
+    return body
+
+
+def fold_keys(value: Any) -> Any:
+    """Lower-case every object key, recursively: the case-insensitive binding Microsoft does."""
+    if isinstance(value, dict):
+        return {str(k).lower(): fold_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fold_keys(v) for v in value]
+    return value
+
+
+def _folded(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+class Inbound(BaseModel):
+    """Base of request bodies: case-insensitive keys, unknown keys ignored as Microsoft does,
+    types checked (a string where a number belongs is a 400 naming the field)."""
+
+    model_config = ConfigDict(alias_generator=_folded, validate_by_name=True, extra="ignore")
+
+
+async def read_json(request: web.Request, *, required: bool = True) -> Any:
+    """The request's JSON with folded keys; malformed JSON is a 400 / 800002, not a 500."""
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise invalid_input("the request body is empty; a JSON object is required")
+        return None
+    try:
+        return fold_keys(json.loads(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_input(f"the request body is not valid JSON ({exc})") from None
+
+
+def bind(model: type[M], data: Any) -> M:
+    """Validate folded JSON into ``model``; the first failure becomes a 400 naming its field."""
+    if not isinstance(data, dict):
+        raise invalid_input("the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input(describe_validation(exc)) from None
+
+
+async def body_as(request: web.Request, model: type[M]) -> M:
+    return bind(model, await read_json(request))
+
+
+def describe_validation(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+def query_one(request: web.Request, name: str) -> str | None:
+    """A query parameter, matched case-insensitively as Microsoft does."""
+    lowered = name.lower()
+    for key, value in request.query.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def require(condition: bool, rule: str) -> None:
+    if not condition:
+        raise invalid_input(rule)
+
+
+__all__ = [
+    "Inbound",
+    "PartnerCenterError",
+    "bind",
+    "body_as",
+    "collection",
+    "day",
+    "dumps",
+    "fold_keys",
+    "iso",
+    "link",
+    "no_content",
+    "parse_duration",
+    "parse_instant",
+    "query_one",
+    "read_json",
+    "require",
+    "respond",
+]
