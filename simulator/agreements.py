@@ -48,13 +48,15 @@ def has_mca(customer: Customer) -> bool:
 
 
 def render_agreement(agreement: Agreement) -> dict[str, Any]:
+    contact = {
+        "firstName": agreement.first_name,
+        "lastName": agreement.last_name,
+        "email": agreement.email,
+    }
+    if agreement.phone_number:
+        contact["phoneNumber"] = agreement.phone_number
     return {
-        "primaryContact": {
-            "firstName": agreement.first_name,
-            "lastName": agreement.last_name,
-            "email": agreement.email,
-            "phoneNumber": agreement.phone_number,
-        },
+        "primaryContact": contact,
         "templateId": agreement.template_id,
         "dateAgreed": iso(agreement.date_agreed),
         "type": agreement.agreement_type,
@@ -64,15 +66,19 @@ def render_agreement(agreement: Agreement) -> dict[str, Any]:
     }
 
 
-async def metadata(request: web.Request) -> web.Response:
-    wanted = query_one(request, "agreementType") or "MicrosoftCloudAgreement"
-    kinds = (
-        list(TEMPLATES)
-        if wanted.lower() == "all"
-        else [k for k in TEMPLATES if k.lower() == wanted.lower()]
-    )
+def kinds_named(wanted: str) -> list[str]:
+    """The agreement types an ``agreementType`` query asks for (``All`` means every one); an
+    unknown name is a 400 naming it rather than an empty list that hides a typo."""
+    if wanted.lower() == "all":
+        return list(TEMPLATES)
+    kinds = [k for k in TEMPLATES if k.lower() == wanted.lower()]
     if not kinds:
         raise invalid_input(f"agreementType {wanted!r} is not one of {', '.join(TEMPLATES)} or All")
+    return kinds
+
+
+async def metadata(request: web.Request) -> web.Response:
+    kinds = kinds_named(query_one(request, "agreementType") or "MicrosoftCloudAgreement")
     items = [
         {
             "templateId": TEMPLATES[k][0],
@@ -115,12 +121,8 @@ async def accept(request: web.Request) -> web.Response:
 
 async def list_for_customer(request: web.Request) -> web.Response:
     customer = customer_of(request)
-    wanted = (query_one(request, "agreementType") or "all").lower()
-    items = [
-        render_agreement(a)
-        for a in customer.agreements
-        if wanted == "all" or a.agreement_type.lower() == wanted
-    ]
+    kinds = kinds_named(query_one(request, "agreementType") or "All")
+    items = [render_agreement(a) for a in customer.agreements if a.agreement_type in kinds]
     return respond(collection(items, request.path_qs.removeprefix("/v1")))
 
 

@@ -4,7 +4,13 @@ One middleware runs the whole ``/v1`` pipeline, in this order, so each step sees
 previous one accepted: injected faults (before anything else, so a fault changes nothing), the
 bearer check, the per-partner rate limit, the ``MS-RequestId`` replay of a POST already answered,
 then the handler. Every answer echoes ``MS-RequestId`` / ``MS-CorrelationId`` and lands in the
-request journal (``GET /_sim/requests``).
+request journal (``GET /_sim/requests``). A replay is keyed on partner tenant, ``MS-RequestId``
+and path, so a client that wrongly reuses one id for two different POSTs gets two real answers.
+
+LIMITATIONS:
+- A replay ignores the repeat's body (Microsoft's own matching is undocumented); two identical
+  POSTs in flight at once are not coordinated (the second is not held until the first answers).
+- A connection a fault dropped leaves no entry in the request journal.
 """
 
 from __future__ import annotations
@@ -41,6 +47,14 @@ log = structlog.get_logger("simulator")
 _REPLAYED_HEADERS = ("Location",)
 
 
+class _Dropped(web.Response):
+    """Stands for a connection a fault dropped: aiohttp's write to the closed transport fails
+    quietly, and the journal leaves it out (the client never saw an answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(status=500)
+
+
 def _error_response(exc: PartnerCenterError) -> web.Response:
     return respond(exc.body(), status=exc.status)
 
@@ -51,7 +65,8 @@ def _http_error(exc: web.HTTPException, path: str) -> web.Response:
         f"The resource {path} was not found." if exc.status == 404 else f"{exc.reason}: {path}"
     )
     code = 1000 if exc.status == 404 else 800002
-    body = PartnerCenterError(code, status=exc.status, description=description)
+    source = "Simulator" if path.startswith("/_sim") else "PartnerFD"
+    body = PartnerCenterError(code, status=exc.status, description=description, source=source)
     response = _error_response(body)
     if exc.status == 405 and "Allow" in exc.headers:
         response.headers["Allow"] = exc.headers["Allow"]
@@ -69,7 +84,7 @@ async def _inject(request: web.Request, sim: Simulator) -> web.StreamResponse | 
     if spec.reset:
         if request.transport is not None:
             request.transport.abort()
-        raise ConnectionResetError("fault injected: connection dropped")
+        return _Dropped()
     if spec.status is None:
         return None
     if spec.status == 429:
@@ -93,7 +108,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     request_id = headers.get("MS-RequestId")
     correlation_id = headers.get("MS-CorrelationId") or str(uuid.uuid4())
     path = request.path
-    stored_key: tuple[str, str] | None = None
+    stored_key: tuple[str, str, str] | None = None
     response: web.StreamResponse | None = None
     try:
         if path.startswith("/v1/"):
@@ -107,7 +122,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                 if wait is not None:
                     response = throttled(wait)
                 elif request.method == "POST" and request_id:
-                    stored_key = (partner.tenant_id, request_id)
+                    stored_key = (partner.tenant_id, request_id, path)
                     stored = world.stored_answers.get(stored_key)
                     if stored is not None:
                         response = web.Response(
@@ -136,14 +151,14 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         response = _http_error(exc, path)
-    except ConnectionResetError:
-        raise
+    except ConnectionError:
+        raise  # the client went away; there is no one to answer
     except Exception:  # a bug must still answer in Partner Center's shape, and be logged
         log.exception("unhandled error", path=path, method=request.method)
         response = _error_response(PartnerCenterError(800003))
     response.headers["MS-RequestId"] = request_id or str(uuid.uuid4())
     response.headers["MS-CorrelationId"] = correlation_id
-    if not path.startswith("/_sim"):
+    if not path.startswith("/_sim") and not isinstance(response, _Dropped):
         world.requests.append(
             RequestRecord(
                 request.method, path, response.status, request_id, correlation_id, world.now

@@ -8,6 +8,8 @@ LIMITATIONS:
 - Only the client-credentials grant; no App+User (refresh-token) flow, so no route answers
   403 / 900329 for app-only tokens.
 - Expiry is counted on the wall clock (``token_lifetime`` seconds), not the simulated clock.
+- A v2 request names exactly one scope; a space-separated list (``… offline_access``) is
+  refused as ``invalid_scope``.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ async def sign_in(request: web.Request) -> web.Response:
             400, "invalid_client",
             f"AADSTS700016: Application '{partner.client_id}' was not found in tenant {tenant}.",
         )  # fmt: skip
-    if not hmac.compare_digest(str(field.get("client_secret", "")), partner.client_secret):
+    given = str(field.get("client_secret", "")).encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, partner.client_secret.encode()):
         return _entra_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
     resource = audience.removesuffix("/.default").removesuffix("/user_impersonation")
     token, now, exp = issue_token(sim, partner, resource)
@@ -128,13 +131,15 @@ def authenticate(sim: Simulator, authorization: str | None) -> Partner:
     if not authorization or not authorization[:7].lower() == "bearer ":
         raise access_denied()
     token = authorization[7:].strip()
+    if not token.isascii():  # a JWT is base64url; anything else is garbled, not an error
+        raise access_denied()
     cached = sim.token_cache.get(token)
     if cached is None:
         parts = token.split(".")
         if len(parts) != 3:
             raise access_denied()
         expected = _b64(sim.sign(f"{parts[0]}.{parts[1]}".encode()))
-        if not hmac.compare_digest(expected, parts[2]):
+        if not hmac.compare_digest(expected.encode(), parts[2].encode()):
             raise access_denied()
         try:
             claims = json.loads(_unb64(parts[1]))

@@ -3,10 +3,17 @@
 Creating or updating a cart checks only the shape, catalog ids, terms and quantities; a line that
 cannot be bought carries an embedded ``error`` inside the 201 (Microsoft's cart error codes), and
 checkout refuses the cart. The purchase rules (MCA, partner of record, attestation, EU/EFTA,
-add-ons, sandbox) run at checkout (``simulator.purchases``). A cart expires 7 days after creation.
+add-ons, sandbox) run at checkout (``simulator.purchases``). A cart expires 7 days after creation
+(from that instant on it is 404 / 800008), and a cart never checked out reports ``cartExpired``.
 
 LIMITATIONS:
-- ``PUT`` answers 201 with the whole cart, as Microsoft's sample shows.
+- ``PUT`` answers 201 with the whole cart, as Microsoft's sample shows. It replaces the cart
+  whole: an omitted ``partnerOnRecordAttestationAccepted`` is cleared, as an omitted line is.
+- A malformed line (bad billing cycle 900269, bad term 800121, cycle longer than the term
+  900270, unknown participant key 800002) refuses the whole request; only lines that are
+  well-formed but can't be sold carry an embedded ``error``.
+- At checkout a line error about quantity (10010 below the minimum, 10015 above the maximum)
+  answers 900275; every other line error answers 800009.
 - One order per ``orderGroup``; lines are grouped by billing cycle.
 - No ``409 / 800064``: requests are handled one at a time, so two checkouts never overlap.
 """
@@ -19,12 +26,13 @@ from aiohttp import web
 from pydantic import Field
 
 from simulator import catalog
-from simulator.catalog import CYCLE_MONTHS, TERM_MONTHS
+from simulator.catalog import CYCLE_MONTHS, TERM_MONTHS, Sku
+from simulator.clock import Handler
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Cart, CartLine, Customer, Partner
 from simulator.orders import render_order
-from simulator.purchases import Line, check_purchase, place_order
+from simulator.purchases import SANDBOX_LICENSES, Line, check_purchase, place_order
 from simulator.wire import Inbound, body_as, iso, link, respond
 from simulator.world import World
 
@@ -61,61 +69,82 @@ def _line_error(code: int, name: str, description: str) -> dict[str, Any]:
     return {"errorCode": code, "errorName": name, "errorDescription": description}
 
 
+def _cycle_and_term(raw: CartLineIn, where: str) -> tuple[str, str | None]:
+    """The line's billing cycle and term, normalised; a malformed or impossible pair is a 400
+    (it is the request that is wrong, not the offer)."""
+    cycle = raw.billing_cycle.lower().replace("onetime", "one_time")
+    if cycle not in CYCLE_MONTHS:
+        raise PartnerCenterError(
+            900269, status=400,
+            description=f"The billing cycle is invalid: {where}.billingCycle {raw.billing_cycle!r}",
+        )  # fmt: skip
+    term = raw.term_duration.upper() if raw.term_duration else None
+    if term is not None and term not in TERM_MONTHS:
+        raise PartnerCenterError(
+            800121, status=400,
+            description=f"The term duration provided is invalid: {where}.termDuration {term!r}",
+        )  # fmt: skip
+    if term is not None and CYCLE_MONTHS[cycle] > TERM_MONTHS[term]:
+        raise PartnerCenterError(
+            900270, status=400,
+            description=f"The billing cycle cannot be longer than the term: {where} is {term}/{cycle}.",
+        )  # fmt: skip
+    return cycle, term
+
+
+def _participants(raw: CartLineIn, where: str) -> list[tuple[str, str]]:
+    keys = [p.key.lower() for p in raw.participants]
+    for key in keys:
+        if key not in PARTICIPANT_KEYS:
+            raise invalid_input(
+                f"{where}.participants: key {key!r} is not one of {', '.join(PARTICIPANT_KEYS)}"
+            )
+    if keys.count("transaction_reseller") > 1:
+        raise invalid_input(f"{where}.participants: at most one transaction_reseller")
+    return [(p.key.lower(), p.value.strip()) for p in raw.participants]
+
+
+def _line_error_for(
+    world: World, partner: Partner, raw: CartLineIn, sku: Sku | None, term: str | None, cycle: str
+) -> dict[str, Any] | None:
+    """The embedded error Microsoft puts on a line it can't sell, or None."""
+    if sku is None:
+        return _line_error(10001, "CatalogItemIdIsNotValid",
+                           f"Catalog item {raw.catalog_item_id} is not valid.")  # fmt: skip
+    if not sku.offers(term, cycle):
+        offered = ", ".join(f"{t or 'none'}/{c}" for t, c in sku.terms)
+        return _line_error(
+            10001, "CatalogItemIdIsNotValid",
+            f"{sku.title} is not offered as {term or 'none'}/{cycle}; offered: {offered}.",
+        )  # fmt: skip
+    if raw.quantity > sku.maximum:
+        return _line_error(
+            10015, "MaxAllowedSeatsPerSubscriptionExceeded",
+            f"The quantity {raw.quantity} exceeds the maximum of {sku.maximum}.",
+        )  # fmt: skip
+    if raw.quantity < sku.minimum:
+        return _line_error(10010, "InvalidInput",
+                           f"The quantity {raw.quantity} is below the minimum of {sku.minimum}.")  # fmt: skip
+    if raw.participants and partner.kind == "direct":
+        return _line_error(10004, "ParticipantsIsNotSupportedForPartner",
+                           "Participants are not supported for a direct partner.")  # fmt: skip
+    if world.config.sandbox_limits and raw.quantity > SANDBOX_LICENSES:
+        return _line_error(
+            10009, "SandboxLimitExceeded",
+            f"Sandbox accounts are limited to {SANDBOX_LICENSES} licenses per subscription.",
+        )  # fmt: skip
+    return None
+
+
 def build_lines(world: World, partner: Partner, body: CartIn) -> list[CartLine]:
     items = catalog.load()
     lines: list[CartLine] = []
     groups: dict[str, str] = {}
     for index, raw in enumerate(body.line_items):
         where = f"lineItems[{index}]"
-        cycle = raw.billing_cycle.lower().replace("onetime", "one_time")
-        if cycle not in CYCLE_MONTHS:
-            raise PartnerCenterError(
-                900269, status=400,
-                description=f"The billing cycle is invalid: {where}.billingCycle {raw.billing_cycle!r}",
-            )  # fmt: skip
-        term = raw.term_duration.upper() if raw.term_duration else None
-        if term is not None and term not in TERM_MONTHS:
-            raise PartnerCenterError(
-                800121, status=400,
-                description=f"The term duration provided is invalid: {where}.termDuration {term!r}",
-            )  # fmt: skip
-        if term is not None and CYCLE_MONTHS[cycle] > TERM_MONTHS[term]:
-            raise PartnerCenterError(900270)
-        keys = [p.key.lower() for p in raw.participants]
-        for key in keys:
-            if key not in PARTICIPANT_KEYS:
-                raise invalid_input(
-                    f"{where}.participants: key {key!r} is not one of {', '.join(PARTICIPANT_KEYS)}"
-                )
-        if keys.count("transaction_reseller") > 1:
-            raise invalid_input(f"{where}.participants: at most one transaction_reseller")
-        participants = [(p.key.lower(), p.value.strip()) for p in raw.participants]
+        cycle, term = _cycle_and_term(raw, where)
+        participants = _participants(raw, where)
         sku = items.find(raw.catalog_item_id)
-        error = None
-        if sku is None:
-            error = _line_error(10001, "CatalogItemIdIsNotValid",
-                                f"Catalog item {raw.catalog_item_id} is not valid.")  # fmt: skip
-        elif not sku.offers(term, cycle):
-            offered = ", ".join(f"{t or 'none'}/{c}" for t, c in sku.terms)
-            error = _line_error(
-                10001, "CatalogItemIdIsNotValid",
-                f"{sku.title} is not offered as {term or 'none'}/{cycle}; offered: {offered}.",
-            )  # fmt: skip
-        elif raw.quantity > sku.maximum:
-            error = _line_error(
-                10015, "MaxAllowedSeatsPerSubscriptionExceeded",
-                f"The quantity {raw.quantity} exceeds the maximum of {sku.maximum}.",
-            )  # fmt: skip
-        elif raw.quantity < sku.minimum:
-            error = _line_error(10010, "InvalidInput",
-                                f"The quantity {raw.quantity} is below the minimum of {sku.minimum}.")  # fmt: skip
-        elif participants and partner.kind == "direct":
-            error = _line_error(10004, "ParticipantsIsNotSupportedForPartner",
-                                "Participants are not supported for a direct partner.")  # fmt: skip
-        elif world.config.sandbox_limits and raw.quantity > 25:
-            error = _line_error(10009, "SandboxLimitExceeded",
-                                "Sandbox accounts are limited to 25 licenses per subscription.")  # fmt: skip
-        group = groups.setdefault(cycle, str(len(groups)))
         lines.append(
             CartLine(
                 id=index,
@@ -126,8 +155,8 @@ def build_lines(world: World, partner: Partner, body: CartIn) -> list[CartLine]:
                 friendly_name=raw.friendly_name,
                 participants=participants,
                 provisioning_context=raw.provisioning_context,
-                order_group=group,
-                error=error,
+                order_group=groups.setdefault(cycle, str(len(groups))),
+                error=_line_error_for(world, partner, raw, sku, term, cycle),
                 promotion_id=raw.promotion_id,
             )
         )
@@ -178,9 +207,21 @@ def render_cart(cart: Cart, user: str) -> dict[str, Any]:
 
 def find_cart(world: World, customer: Customer, cart_id: str) -> Cart:
     cart = world.carts.get(cart_id.lower())
-    if cart is None or cart.customer_id != customer.tenant_id or world.now > cart.expires_at:
+    if cart is None or cart.customer_id != customer.tenant_id or world.now >= cart.expires_at:
         raise PartnerCenterError(800008, cart_id)
     return cart
+
+
+def _expiry(world: World, cart_id: str) -> Handler:
+    """Reports ``cartExpired`` when a cart that was never checked out reaches its expiry."""
+
+    def fire() -> list[tuple[str, str]]:
+        cart = world.carts.get(cart_id)
+        if cart is None or cart.status != "Active":
+            return []
+        return [("cartExpired", f"/customers/{cart.customer_id}/carts/{cart.id}")]
+
+    return fire
 
 
 def purchase_lines(cart: Cart) -> list[Line]:
@@ -205,7 +246,7 @@ def purchase_lines(cart: Cart) -> list[Line]:
                     v for k, v in line.participants if k == "additional_transaction_reseller"
                 ],
                 provisioning_context=line.provisioning_context,
-                has_error=line.error is not None,
+                error_code=None if line.error is None else int(line.error["errorCode"]),
             )
         )
     return lines
@@ -231,6 +272,7 @@ async def create_cart(request: web.Request) -> web.Response:
         attestation_accepted=body.partner_on_record_attestation_accepted,
     )
     world.carts[cart.id] = cart
+    world.clock.schedule(cart.expires_at, _expiry(world, cart.id))
     return respond(render_cart(cart, partner.client_id), status=201)
 
 

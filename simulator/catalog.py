@@ -8,7 +8,14 @@ LIMITATIONS:
   country's currency at a flat rate, with no promotions or price differences between countries.
 - Only ``commercial`` is sold; ``education``, ``government`` and ``nonprofit`` are valid segments
   that list nothing.
-- Customer-scoped catalog routes use the customer's billing country and ignore ``country``.
+- Customer-scoped catalog routes use the customer's billing country and ignore ``country``; a
+  customer whose country the catalog does not serve gets 400 / 800002 there, as an unserved
+  ``country`` does.
+- Views other than ``OnlineServices``, ``Software`` and ``SoftwarePerpetual`` are accepted and list
+  nothing; the perpetual software product is listed under ``OnlineServices`` as well, so one call
+  discovers the whole default world (Microsoft lists it under the software views only).
+- Currencies are one per country (euro-area countries in EUR, others in their own currency);
+  Microsoft's actual CSP billing currency for a few non-euro countries is unverified.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.context import customer_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.wire import collection, link, query_one, respond
 
@@ -176,7 +184,18 @@ def unit_price(sku: Sku, cycle: str, term: str | None) -> float:
 
 
 def _views(product_type: str) -> set[str]:
-    return {"Software", "OnlineServices"} if product_type == "Software" else {"OnlineServices"}
+    """Perpetual software is listed under the software views and, so one listing discovers the
+    whole default world, under ``OnlineServices`` too."""
+    if product_type == "Software":
+        return {"Software", "SoftwarePerpetual", "OnlineServices"}
+    return {"OnlineServices"}
+
+
+def _renews_to(sku: Sku) -> str:
+    """A trial converts into its paid offer (its first upgrade target); others renew as is."""
+    if sku.is_trial and sku.upgrade_targets:
+        return sku.upgrade_targets[0]
+    return sku.product_sku
 
 
 def render_product(skus: list[Sku], base: str) -> dict[str, Any]:
@@ -256,7 +275,7 @@ def render_availability(sku: Sku, country: str, base: str) -> dict[str, Any]:
         else [
             {
                 "applicableTermIds": [e["id"] for e in terms],
-                "renewalOptions": [{"renewToId": sku.product_sku, "isAutoRenewable": True}],
+                "renewalOptions": [{"renewToId": _renews_to(sku), "isAutoRenewable": True}],
             }
         ],
         "terms": terms,
@@ -276,15 +295,18 @@ def _term_description(term: str | None, cycle: str) -> str:
 
 
 def _country(request: web.Request) -> str:
-    customer_country = request.get("customer_country")
-    if isinstance(customer_country, str):
-        return customer_country
-    country = query_one(request, "country")
-    if not country:
-        raise invalid_input("country is required (an ISO 3166 two-letter code)")
+    """The country to price in: the customer's own on customer-scoped routes (only for a partner
+    that can see the customer, else 403 / 20002), otherwise the required ``country`` query."""
+    if "customer" in request.match_info:
+        country = customer_of(request).country
+    else:
+        country = query_one(request, "country") or ""
+        if not country:
+            raise invalid_input("country is required (an ISO 3166 two-letter code)")
     if country.upper() not in COUNTRIES:
-        raise PartnerCenterError(
-            800002, f"country {country!r} is not served by this catalog", status=400
+        raise invalid_input(
+            f"country {country!r} is not served by this catalog "
+            f"(served: {', '.join(sorted(COUNTRIES))})"
         )
     return country.upper()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -11,6 +13,14 @@ from aiohttp import web
 from simulator import logging as sim_logging
 from simulator.app import create_app
 from simulator.settings import SimulatorSettings
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
 
 cli = typer.Typer(add_completion=False, help="A stateful Partner Center simulator.")
 
@@ -34,7 +44,9 @@ def serve(
         str | None,
         typer.Option(help="Require X-Sim-Key on /_sim calls.", envvar="PCSIM_CONTROL_KEY"),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_level: Annotated[
+        LogLevel, typer.Option(help="How much to log.", case_sensitive=False)
+    ] = LogLevel.info,
     access_log: Annotated[bool, typer.Option(help="Log one JSON line per request.")] = True,
 ) -> None:
     """Serve Partner Center on HOST:PORT: sign-in at /{tenant}/oauth2/token, the API under /v1,
@@ -50,7 +62,7 @@ def serve(
     if clock_start is not None:
         overrides["clock_start"] = clock_start.replace(tzinfo=clock_start.tzinfo or UTC)
     settings = SimulatorSettings.model_validate(overrides)
-    sim_logging.configure(log_level)
+    sim_logging.configure(log_level.value)
     typer.echo(
         f"Partner Center simulator on http://{host}:{port} (clock starts {settings.clock_start:%Y-%m-%dT%H:%M:%SZ}); "
         "sign in as client 11111111-1111-4111-8111-111111111111 / provider-secret",
@@ -67,4 +79,5 @@ def serve(
 
 
 def main() -> None:
-    cli()
+    # ``pcgw sim`` execs this module and sets the variable, so help and usage say ``pcgw sim``.
+    cli(prog_name=os.environ.get("PCSIM_PROG_NAME") or None)

@@ -37,6 +37,7 @@ EVENT_TYPES = (
     "subscriptionExpired",
     "subscriptionDisabled",
     "subscriptionDeleted",
+    "trialConverted",
     "transferExpired",
     "cartExpired",
 )

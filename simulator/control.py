@@ -3,6 +3,11 @@
 Its shape is fixed by ``shared/design/simulator-contract.md`` (reset, clock, config, partners,
 provider invitations, existing tenants, relationship acceptance, faults, request journal, state
 dump). Errors use the Partner Center body with ``source: "Simulator"``.
+
+LIMITATIONS:
+- ``advance {"by"}`` takes fixed-length durations only (weeks, days, hours, minutes, seconds);
+  years and months are refused because their length depends on the start: use ``to``.
+- Partners and relationships made here are never removed except by reset.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from simulator.errors import PartnerCenterError, sim_error
 from simulator.faults import FaultSpec, make_fault
 from simulator.models import Customer, Partner, PartnerLink
 from simulator.wire import (
+    Folded,
     Inbound,
     bind,
     duration_text,
@@ -37,7 +43,8 @@ KINDS = ("indirect_provider", "indirect_reseller", "direct")
 
 def check_key(request: web.Request, sim: Simulator) -> None:
     expected = sim.settings.control_key
-    if expected and not hmac.compare_digest(request.headers.get("X-Sim-Key", ""), expected):
+    given = request.headers.get("X-Sim-Key", "").encode("utf-8", "surrogateescape")
+    if expected and not hmac.compare_digest(given, expected.encode()):
         raise sim_error(401, "X-Sim-Key: this simulator's control plane needs its key")
 
 
@@ -78,6 +85,8 @@ async def advance(request: web.Request) -> web.Response:
         )
     except PartnerCenterError as exc:
         raise sim_error(400, exc.description.removeprefix("Invalid request input: ")) from None
+    except OverflowError:
+        raise sim_error(400, f"by: {body.by} goes past the year 9999") from None
     if target < world.now:
         raise sim_error(
             400, f"the clock cannot move backwards (now {iso(world.now)}, asked {iso(target)})"
@@ -127,7 +136,8 @@ async def put_config(request: web.Request) -> web.Response:
     raw = await read_json(request)
     patch: ConfigPatch = await _validate(raw, ConfigPatch)
     known = set(ConfigPatch.model_fields) | {f.replace("_", "") for f in ConfigPatch.model_fields}
-    unknown = [k for k in (raw or {}) if k not in known]
+    sent = raw.sent if isinstance(raw, Folded) else {}
+    unknown = [sent.get(k, k) for k in (raw or {}) if k not in known]
     if unknown:
         raise sim_error(
             400,
@@ -137,13 +147,13 @@ async def put_config(request: web.Request) -> web.Response:
     for name, value in patch.model_dump(exclude_none=True).items():
         if isinstance(value, str):
             try:
-                value = parse_duration(value, name)
+                value = parse_duration(value, _camel(name))
             except PartnerCenterError as exc:
                 raise sim_error(
                     400, exc.description.removeprefix("Invalid request input: ")
                 ) from None
             if value < timedelta(0):
-                raise sim_error(400, f"{name} must not be negative")
+                raise sim_error(400, f"{_camel(name)} must not be negative")
         changes[name] = value
     sim.world.config = dataclasses.replace(sim.world.config, **changes)
     return respond(render_config(sim))
@@ -324,7 +334,8 @@ async def add_fault(request: web.Request) -> web.Response:
     spec: FaultSpec = await _body(request, FaultSpec)
     if spec.status is None and not spec.latency_ms and not spec.reset:
         raise sim_error(400, "a fault needs at least one of status, latencyMs or reset")
-    fault = make_fault(f"f{len(world.faults) + 1}-{world.hex_id(6)}", spec)
+    world.faults_added += 1
+    fault = make_fault(f"fault-{world.faults_added}", spec)
     world.faults.append(fault)
     return respond({"id": fault.id, **fault.render()}, status=201)
 

@@ -2,14 +2,20 @@
 the reseller-relationship link, relationship removal, and a customer's indirect resellers.
 
 LIMITATIONS:
-- Only ``phone number required`` is not enforced (600051); the organization registration number
-  is required for Microsoft's listed countries (600049) but its format is not checked (600050).
+- The organization registration number is required for Microsoft's listed countries (600049)
+  but its format is not checked (600050); a phone number is never required (600051) and a
+  registration number is never refused as unsupported (600002).
+- ``defaultAddress.country`` may be any two letters; the catalog serves only the US and the
+  EU/EFTA, so customer-scoped catalog routes refuse a customer elsewhere.
 - A domain already in use answers 400 / 800002 naming the domain (Microsoft's code for it is not
   published).
 - ``relationshipToPartner`` is ``none`` in the create answer (as Microsoft's sample shows) and
   ``reseller`` on later reads.
 - Relationship removal needs every subscription of that partner for the customer to be
-  suspended, expired or deleted; otherwise 400 / 800002 names the rule.
+  suspended, expired, disabled or deleted; otherwise 400 / 800002 names the rule.
+- ``GET /v1/customers/{id}/relationships`` lists only the caller's resellers for the customer
+  (the one named at creation or acceptance, and the resellers of record on the caller's
+  subscriptions), never another partner's.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pydantic import Field
 
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
-from simulator.models import Customer, PartnerLink
+from simulator.models import Customer, Partner, PartnerLink
 from simulator.partners import render_relationship
 from simulator.wire import Inbound, body_as, collection, link, query_one, respond
 from simulator.world import World
@@ -279,20 +285,33 @@ async def patch_customer(request: web.Request) -> web.Response:
     return respond(rendered)
 
 
-async def customer_relationships(request: web.Request) -> web.Response:
-    world = world_of(request)
-    customer = customer_of(request)
-    seen: dict[str, dict[str, Any]] = {}
-    for link_ in customer.partners.values():
-        reseller = world.partners.get(link_.indirect_reseller_id or "")
-        if reseller is not None:
-            seen[reseller.tenant_id] = render_relationship(reseller, "is_indirect_reseller_of")
+def resellers_of_customer(world: World, partner_id: str, customer: Customer) -> list[Partner]:
+    """The indirect resellers this partner sells to the customer through: the reseller named when
+    the customer was created or accepted, and the resellers of record on this partner's
+    subscriptions. Another partner's resellers stay private to that partner."""
+    found: dict[str, Partner] = {}
+    link_ = customer.partners.get(partner_id)
+    reseller = world.partners.get(link_.indirect_reseller_id or "") if link_ else None
+    if reseller is not None:
+        found[reseller.tenant_id] = reseller
     for sub in world.subscriptions_by_customer.get(customer.tenant_id, []):
+        if sub.partner_tenant_id != partner_id:
+            continue
         for mpn in (sub.partner_id_on_record, *sub.additional_partner_ids):
             reseller = world.partners_by_mpn.get(mpn) if mpn else None
-            if reseller is not None and reseller.tenant_id not in seen:
-                seen[reseller.tenant_id] = render_relationship(reseller, "is_indirect_reseller_of")
-    return respond(collection(list(seen.values()), request.path.removeprefix("/v1")))
+            if reseller is not None:
+                found.setdefault(reseller.tenant_id, reseller)
+    return list(found.values())
+
+
+async def customer_relationships(request: web.Request) -> web.Response:
+    world, partner = world_of(request), partner_of(request)
+    customer = customer_of(request)
+    items = [
+        render_relationship(r, "is_indirect_reseller_of")
+        for r in resellers_of_customer(world, partner.tenant_id, customer)
+    ]
+    return respond(collection(items, request.path.removeprefix("/v1")))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -5,6 +5,9 @@ fires with its ``probability`` drawn from its own seeded generator, ``times`` ti
 deleted), and acts before any state changes: wait ``latencyMs``, then drop the connection
 (``reset``) or answer ``status`` with a Partner Center body (a 429 carries ``Retry-After`` and
 Microsoft's throttling body). A rule with only ``latencyMs`` slows calls and lets them through.
+
+LIMITATIONS: only ``/v1`` calls can be faulted (not sign-in, not ``/_sim``); the first matching
+rule wins, in the order rules were added.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Dates follow Microsoft: a term that starts on day D ends on ``D + term - 1 day``
 ``commitmentEndDate`` is that day at ``T00:00:00Z``); the renewal starts at 00:00 UTC the next day,
 stays in progress for ``renewalProcessing`` and, when it completes, opens a new 168-hour window
 from that moment. With auto-renew off the subscription expires at that same midnight, then turns
-``disabled`` 30 days later and ``deleted`` 90 days after that.
+``disabled`` 30 days later and ``deleted`` 90 days after that. A trial's renewal is its
+conversion: the same subscription becomes the paid SKU its trial upgrades to, P1Y billed monthly,
+with a new term and window from that moment (event ``trialConverted`` instead of
+``renewalCompleted``).
 
 Each function here schedules a clock event that re-checks the subscription when it fires, so a
 stale event (the term already moved, the subscription already gone) does nothing.
@@ -13,6 +16,11 @@ LIMITATIONS:
 - A subscription still suspended at term end becomes ``expired`` like any subscription with
   auto-renew off (the contract's rule); Microsoft documents ``disabled`` for that case.
 - A renewal always succeeds; renewals never fail or stay queued beyond ``renewalProcessing``.
+- A trial converts to the first of its ``upgradeTargetOffers`` that offers P1Y/monthly;
+  scheduled next-term instructions are not applied (not modelled yet, issue 6). The trial's
+  term is its catalog term (P1M), not exactly 30 days.
+- ``trialConverted``, ``subscriptionDisabled`` and ``subscriptionDeleted`` extend the
+  contract's minimum list of event types.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, timedelta
 
+from simulator import catalog
 from simulator.clock import Handler
 from simulator.models import SeatBatch, Subscription
 from simulator.world import World
@@ -27,6 +36,7 @@ from simulator.world import World
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 DISABLE_AFTER = timedelta(days=30)
 DELETE_AFTER = timedelta(days=90)
+TRIAL_CONVERSION = ("P1Y", "monthly")
 
 
 def add_months(start: date, months: int) -> date:
@@ -50,7 +60,7 @@ def uri(sub: Subscription) -> str:
 
 def schedule_term(world: World, sub: Subscription) -> None:
     """Schedule the close of the current window and the end of the current term."""
-    if sub.cancellation_until is not None:
+    if sub.cancellation_until is not None and sub.cancellation_until >= world.now:
         world.clock.schedule(
             sub.cancellation_until, _window_closed(world, sub.id, sub.cancellation_until)
         )
@@ -97,6 +107,7 @@ def _renewal_done(world: World, sub_id: str, expected: date) -> Handler:
         if sub is None or sub.renewing_since is None or sub.commitment_end != expected:
             return []
         now = world.now
+        converted = sub.is_trial and _convert_trial(sub)
         start = expected + timedelta(days=1)
         sub.effective_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
         sub.commitment_end = term_end(start, sub.term_duration or "P1Y")
@@ -106,9 +117,31 @@ def _renewal_done(world: World, sub_id: str, expected: date) -> Handler:
         sub.seat_batches = [SeatBatch(sub.quantity, window)]
         sub.version += 1
         schedule_term(world, sub)
-        return [("renewalCompleted", uri(sub))]
+        return [("trialConverted" if converted else "renewalCompleted", uri(sub))]
 
     return fire
+
+
+def _convert_trial(sub: Subscription) -> bool:
+    """A trial's renewal turns it, same id, into the paid SKU it upgrades to, on Microsoft's
+    default conversion term (P1Y billed monthly)."""
+    items = catalog.load()
+    trial = items.find(sub.catalog_item_id)
+    paid = None
+    for ref in trial.upgrade_targets if trial else ():
+        product_id, _, sku_id = ref.partition(":")
+        paid = next((s for s in items.products.get(product_id, []) if s.id == sku_id), None)
+        if paid is not None and not paid.is_trial and paid.offers(*TRIAL_CONVERSION):
+            break
+        paid = None
+    if paid is None:
+        return False
+    if sub.friendly_name == sub.offer_name:
+        sub.friendly_name = paid.title
+    sub.catalog_item_id, sub.offer_name = paid.catalog_item_id, paid.title
+    sub.term_duration, sub.billing_cycle = TRIAL_CONVERSION
+    sub.is_trial = False
+    return True
 
 
 def _expiry_step(world: World, sub_id: str, expected_status: str) -> Handler:

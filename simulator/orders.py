@@ -6,6 +6,13 @@ An order is ``pending`` until ``orderProvisioning`` has passed on the simulated 
 
 LIMITATIONS:
 - Orders show in the list at once (Microsoft may take up to 15 minutes).
+- A direct order has nowhere to embed a cart line error, so a line it can't sell is the 400
+  itself: an unknown ``offerId``, an offer not sold on that term and billing cycle, or a missing
+  ``termDuration`` is 400 / 800002 naming the line (Microsoft's code is unconfirmed); a bad
+  ``billingCycle`` is 900269, a bad term 800121, a cycle longer than the term 900270, a quantity
+  outside the offer's range 900275.
+- ``referenceCustomerId``, when sent, must be the customer in the path (400 / 800002);
+  ``lineItemNumber`` values must be unique.
 - ``PATCH …/orders/{id}`` (cancelling a pending legacy order) is not served.
 """
 
@@ -19,7 +26,7 @@ from pydantic import Field
 from simulator import catalog
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
-from simulator.models import Order
+from simulator.models import Customer, Order, Partner
 from simulator.purchases import Line, check_purchase, place_order
 from simulator.wire import Inbound, body_as, collection, iso, link, query_one, respond
 from simulator.world import World
@@ -158,45 +165,71 @@ async def provisioning_status(request: web.Request) -> web.Response:
     return respond(collection(items, request.path.removeprefix("/v1")))
 
 
+def _order_line(partner: Partner, index: int, raw: OrderLineIn, cycle: str) -> Line:
+    """One direct-order line, checked for shape and offer as a cart line is; a direct order has
+    nowhere to embed a line error, so each problem is the 400 itself."""
+    where = f"lineItems[{index}]"
+    sku = catalog.load().find(raw.offer_id)
+    if sku is None:
+        raise invalid_input(f"{where}.offerId {raw.offer_id} is not a catalog item")
+    term = raw.term_duration.upper() if raw.term_duration else None
+    if term is not None and term not in catalog.TERM_MONTHS:
+        raise PartnerCenterError(
+            800121, status=400,
+            description=f"The term duration provided is invalid: {where}.termDuration {term!r}",
+        )  # fmt: skip
+    if term is not None and catalog.CYCLE_MONTHS[cycle] > catalog.TERM_MONTHS[term]:
+        raise PartnerCenterError(
+            900270, status=400,
+            description=f"The billing cycle cannot be longer than the term: {where} is {term}/{cycle}.",
+        )  # fmt: skip
+    if not sku.offers(term, cycle):
+        offered = ", ".join(f"{t or 'none'}/{c}" for t, c in sku.terms)
+        missing = "termDuration is required; " if term is None and not sku.is_perpetual else ""
+        raise invalid_input(
+            f"{where}: {missing}{sku.title} is not offered as {term or 'none'}/{cycle}; "
+            f"offered: {offered}"
+        )
+    if partner.kind == "direct" and (
+        raw.partner_id_on_record or raw.additional_partner_ids_on_record
+    ):
+        raise invalid_input(f"{where}: a direct partner can't name partners on record")
+    return Line(
+        number=raw.line_item_number,
+        sku=sku,
+        quantity=raw.quantity,
+        term=term,
+        cycle=cycle,
+        friendly_name=raw.friendly_name,
+        reseller=(raw.partner_id_on_record or "").strip() or None,
+        additional=[a.strip() for a in raw.additional_partner_ids_on_record],
+        provisioning_context=raw.provisioning_context,
+    )
+
+
+def order_lines(partner: Partner, customer: Customer, body: OrderIn) -> tuple[list[Line], str]:
+    if body.reference_customer_id and body.reference_customer_id.lower() != customer.tenant_id:
+        raise invalid_input(
+            f"referenceCustomerId {body.reference_customer_id} is not the customer in the path"
+        )
+    cycle = body.billing_cycle.lower().replace("onetime", "one_time")
+    if cycle not in catalog.CYCLE_MONTHS:
+        raise PartnerCenterError(
+            900269, status=400,
+            description=f"The billing cycle is invalid: billingCycle {body.billing_cycle!r}",
+        )  # fmt: skip
+    numbers = [raw.line_item_number for raw in body.line_items]
+    if len(set(numbers)) != len(numbers):
+        raise invalid_input(f"lineItems: each lineItemNumber must be unique, got {numbers}")
+    lines = [_order_line(partner, i, raw, cycle) for i, raw in enumerate(body.line_items)]
+    return lines, cycle
+
+
 async def create_order(request: web.Request) -> web.Response:
     world, partner = world_of(request), partner_of(request)
     customer = customer_of(request)
     body = await body_as(request, OrderIn)
-    cycle = body.billing_cycle.lower().replace("onetime", "one_time")
-    if cycle not in catalog.CYCLE_MONTHS:
-        raise PartnerCenterError(900269, status=400, description="The billing cycle is invalid.")
-    items = catalog.load()
-    lines: list[Line] = []
-    for index, raw in enumerate(body.line_items):
-        sku = items.find(raw.offer_id)
-        if sku is None:
-            raise invalid_input(f"lineItems[{index}].offerId {raw.offer_id} is not a catalog item")
-        term = raw.term_duration.upper() if raw.term_duration else None
-        if term and catalog.CYCLE_MONTHS[cycle] > catalog.TERM_MONTHS.get(term, 0):
-            raise PartnerCenterError(900270)
-        if not sku.offers(term, cycle):
-            raise invalid_input(
-                f"lineItems[{index}]: {sku.title} is not offered as {term or 'none'}/{cycle}"
-            )
-        if partner.kind == "direct" and (
-            raw.partner_id_on_record or raw.additional_partner_ids_on_record
-        ):
-            raise invalid_input(
-                f"lineItems[{index}]: a direct partner can't name partners on record"
-            )
-        lines.append(
-            Line(
-                number=raw.line_item_number,
-                sku=sku,
-                quantity=raw.quantity,
-                term=term,
-                cycle=cycle,
-                friendly_name=raw.friendly_name,
-                reseller=(raw.partner_id_on_record or "").strip() or None,
-                additional=[a.strip() for a in raw.additional_partner_ids_on_record],
-                provisioning_context=raw.provisioning_context,
-            )
-        )
+    lines, cycle = order_lines(partner, customer, body)
     check_purchase(world, partner, customer, lines, body.partner_on_record_attestation_accepted)
     order = place_order(world, partner, customer, lines, cycle)
     return respond(render_order(world, order), status=201)

@@ -1,10 +1,14 @@
 """The rules a purchase must pass, and what a purchase creates: orders, then subscriptions.
 
 Both a cart checkout and a direct ``POST …/orders`` come here. Every rule runs before anything is
-created, in this order: the customer's MCA (403 / 13605); quantities above the offer's maximum
-(900275); lines with errors (800009); the reseller of record on each line (800015, 2072, 800016,
-900123); the partner-of-record attestation (900206, only when a line names a reseller); EU/EFTA
-additional resellers (800002); add-on rules (800002); sandbox limits (800018).
+created, in this order: the customer's MCA (403 / 13605); quantities outside the offer's range
+(900275, including a cart line carrying error 10010 or 10015); other lines with errors (800009);
+the reseller of record on each line (800015, 2072, 800016, 900123); the partner-of-record
+attestation (900206, only when a line names a reseller); EU/EFTA additional resellers (800002);
+add-on rules (800002); sandbox limits (800018).
+
+Add-on caps and sandbox limits count what the customer holds with every partner, including the
+lines of orders still pending: their subscriptions don't exist yet, but will.
 
 An order is ``completed`` once ``orderProvisioning`` has passed on the simulated clock (at once
 with the default ``PT0S``); only then do its subscriptions exist.
@@ -13,6 +17,9 @@ LIMITATIONS:
 - Every line of a purchase succeeds or the whole purchase is refused: no ``partial success``
   orders and no ``orderErrors`` entries.
 - Prices are list prices; no promotions, no proration.
+- Add-on rules are checked when add-on seats are bought; reducing or cancelling base seats later
+  never re-checks the customer's existing Copilot or Multi-Geo seats.
+- Sandbox limits count subscriptions in any status but ``deleted``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ from simulator.models import Customer, Order, OrderLine, Partner, SeatBatch, Sub
 from simulator.world import World
 
 MAX_ADDITIONAL_RESELLERS = 5
+#: Cart line errors that checkout reports as 900275 (quantity outside the offer's range) rather
+#: than the generic 800009.
+QUANTITY_LINE_ERRORS = frozenset({10010, 10015})
+SANDBOX_SUBSCRIPTIONS = 5
+SANDBOX_LICENSES = 25
 
 
 @dataclass(slots=True)
@@ -46,7 +58,13 @@ class Line:
     reseller: str | None = None
     additional: list[str] = field(default_factory=list)
     provisioning_context: dict[str, Any] = field(default_factory=dict)
-    has_error: bool = False
+    #: The cart line's embedded ``errorCode``, if any; such a purchase is refused at checkout.
+    error_code: int | None = None
+
+    def quantity_out_of_range(self) -> bool:
+        if self.error_code is not None:
+            return self.error_code in QUANTITY_LINE_ERRORS
+        return not self.sku.minimum <= self.quantity <= self.sku.maximum
 
 
 def check_reseller(world: World, provider: Partner, mpn_id: str) -> Partner:
@@ -111,45 +129,74 @@ def _check_additional(world: World, provider: Partner, customer: Customer, line:
             )
 
 
-def _base_seats(world: World, customer: Customer, lines: list[Line], prerequisites: set[str],
-                multi_geo: bool) -> int:  # fmt: skip
-    """Eligible base seats across every partner's live subscriptions plus this purchase."""
+def _held(world: World, customer: Customer, statuses: tuple[str, ...]) -> list[tuple[str, int]]:
+    """``(catalogItemId, quantity)`` of what the customer holds with every partner: subscriptions
+    in ``statuses`` plus the lines of orders still pending (whose subscriptions don't exist yet
+    but will), so a pending order can't be used to slip past a cap."""
+    held = [
+        (s.catalog_item_id, s.quantity)
+        for s in world.subscriptions_by_customer.get(customer.tenant_id, [])
+        if s.status in statuses
+    ]
+    held += [
+        (line.catalog_item_id, line.quantity)
+        for order in world.orders.values()
+        if order.customer_id == customer.tenant_id and not order.completed
+        for line in order.lines
+    ]
+    return held
+
+
+def _seats(held: list[tuple[str, int]], lines: list[Line], product_skus: set[str]) -> int:
+    """Seats of these ``product:sku`` held plus bought now."""
     items = catalog.load()
     total = 0
-    for sub in world.subscriptions_by_customer.get(customer.tenant_id, []):
-        sku = items.find(sub.catalog_item_id)
-        if sub.status in ("active", "suspended") and sku and sku.product_sku in prerequisites:
-            total += sub.quantity if (sku.multi_geo_base or not multi_geo) else 0
-    total += sum(line.quantity for line in lines if line.sku.product_sku in prerequisites)
-    return total
+    for item_id, quantity in held:
+        sku = items.find(item_id)
+        total += quantity if sku is not None and sku.product_sku in product_skus else 0
+    return total + sum(line.quantity for line in lines if line.sku.product_sku in product_skus)
 
 
 def _check_addons(world: World, customer: Customer, lines: list[Line]) -> None:
+    """Add-on caps, counted over everything the customer holds with every partner plus this
+    purchase: Copilot seats ≤ eligible base seats; Multi-Geo seats ≥ ceil(5 % of them)."""
+    held = _held(world, customer, ("active", "suspended"))
+    checked: set[str] = set()
     for line in lines:
-        rule = line.sku.addon_rule
-        if rule is None:
+        addon = line.sku
+        if addon.addon_rule is None or addon.catalog_item_id in checked:
             continue
-        prerequisites = set(line.sku.prerequisites)
-        base = _base_seats(world, customer, lines, prerequisites, rule == "multigeo")
-        if rule == "copilot":
-            existing = sum(
-                s.quantity
-                for s in world.subscriptions_by_customer.get(customer.tenant_id, [])
-                if s.catalog_item_id == line.sku.catalog_item_id and s.status == "active"
+        checked.add(addon.catalog_item_id)
+        base = _seats(held, lines, set(addon.prerequisites))
+        seats = _seats(held, lines, {addon.product_sku})
+        if addon.addon_rule == "copilot" and seats > base:
+            raise invalid_input(
+                f"line {line.number}: {addon.title} seats ({seats}) can't exceed the "
+                f"customer's eligible base seats ({base}), counted across all partners"
             )
-            wanted = existing + sum(x.quantity for x in lines if x.sku is line.sku)
-            if wanted > base:
-                raise invalid_input(
-                    f"line {line.number}: {line.sku.title} seats ({wanted}) can't exceed the "
-                    f"customer's eligible base seats ({base}), counted across all partners"
-                )
-        elif rule == "multigeo":
+        if addon.addon_rule == "multigeo":
             minimum = max(1, math.ceil(base * 0.05))
-            if base == 0 or line.quantity < minimum:
+            if base == 0 or seats < minimum:
                 raise invalid_input(
-                    f"line {line.number}: {line.sku.title} needs at least 5% of the customer's "
-                    f"eligible base seats ({base}), so at least {minimum}"
+                    f"line {line.number}: {addon.title} needs at least 5% of the customer's "
+                    f"eligible base seats ({base}), so at least {minimum} seats; "
+                    f"this purchase would make {seats}"
                 )
+
+
+def _check_sandbox(world: World, customer: Customer, lines: list[Line]) -> None:
+    held = _held(world, customer, ("active", "suspended", "expired", "disabled"))
+    if len(held) + len(lines) > SANDBOX_SUBSCRIPTIONS:
+        raise PartnerCenterError(
+            800018,
+            f"{SANDBOX_SUBSCRIPTIONS} subscriptions per customer; the customer has {len(held)} "
+            f"and this purchase adds {len(lines)}",
+        )
+    for line in lines:
+        if line.quantity > SANDBOX_LICENSES:
+            raise PartnerCenterError(
+                800018, f"{SANDBOX_LICENSES} licenses per subscription (line {line.number})"
+            )
 
 
 def check_purchase(
@@ -162,9 +209,9 @@ def check_purchase(
     if not has_mca(customer):
         raise PartnerCenterError(13605)
     for line in lines:
-        if line.quantity > line.sku.maximum:
+        if line.quantity_out_of_range():
             raise PartnerCenterError(900275, line.number)
-    if any(line.has_error for line in lines):
+    if any(line.error_code is not None for line in lines):
         raise PartnerCenterError(800009)
     for line in lines:
         if line.reseller:
@@ -175,15 +222,7 @@ def check_purchase(
         _check_additional(world, partner, customer, line)
     _check_addons(world, customer, lines)
     if world.config.sandbox_limits:
-        live = sum(
-            1
-            for s in world.subscriptions_by_customer.get(customer.tenant_id, [])
-            if s.status != "deleted"
-        )
-        if live + len(lines) > 5:
-            raise PartnerCenterError(800018, "5 subscriptions per customer")
-        if any(line.quantity > 25 for line in lines):
-            raise PartnerCenterError(800018, "25 licenses per subscription")
+        _check_sandbox(world, customer, lines)
 
 
 def place_order(

@@ -5,13 +5,17 @@ PATCH is full-replace, as Microsoft documents: an omitted ``autoRenewEnabled`` t
 off; an omitted ``quantity``, ``friendlyName`` or ``partnerId`` keeps the current value. Only an
 accepted PATCH that changes something counts toward the 1,200-update limit.
 
-Order of checks: deleted (2011), expired or disabled (900279), nothing changed (200, uncounted),
-renewal in progress (409 / 800082), update limit (900311), then the rule of the change itself.
+Order of checks: deleted (2011), expired or disabled (900279), auto-renew asked of perpetual
+software (800093), nothing changed (200, uncounted), renewal in progress (409 / 800082), update
+limit (900311), then the rule of the change itself. Body fields are strictly typed: a string
+quantity or a numeric auto-renew flag is a 400 / 800002 naming the field.
 
 LIMITATIONS:
 - Answers are always 200 with the whole subscription, never 202 + ``Location``.
 - ``If-Match`` is not checked (no 2055).
 - Billing-cycle changes and scheduled next-term instructions are not modelled yet (issue 6).
+- Perpetual software has no cancellation window (a cancel is 400 / 900213); Microsoft refunds
+  perpetual software in full within 30 days.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from simulator import catalog, lifecycle
 from simulator.context import customer_of, partner_of, world_of
@@ -33,11 +37,14 @@ HOURS = 168
 
 
 class SubscriptionPatch(Inbound):
-    quantity: int | None = Field(default=None, ge=0)
-    status: str | None = None
-    auto_renew_enabled: bool | None = None
-    friendly_name: str | None = Field(default=None, max_length=250)
-    partner_id: str | None = None
+    """Strict types: ``"6"`` for a quantity or ``"yes"`` for auto-renew is a 400 naming the
+    field, not a silent coercion."""
+
+    quantity: StrictInt | None = Field(default=None, ge=0)
+    status: StrictStr | None = None
+    auto_renew_enabled: StrictBool | None = None
+    friendly_name: StrictStr | None = Field(default=None, max_length=250)
+    partner_id: StrictStr | None = None
 
 
 def render(sub: Subscription, now: datetime) -> dict[str, Any]:
@@ -118,6 +125,8 @@ def update(world: World, partner: Partner, sub: Subscription, patch: Subscriptio
     status = (patch.status or sub.status).lower()
     sku = catalog.load().find(sub.catalog_item_id)
     perpetual = sku is not None and sku.is_perpetual
+    if patch.auto_renew_enabled and perpetual:
+        raise PartnerCenterError(800093)
     auto_renew = bool(patch.auto_renew_enabled) and not perpetual
     quantity = sub.quantity if patch.quantity is None else patch.quantity
     name = sub.friendly_name if patch.friendly_name is None else patch.friendly_name
@@ -143,8 +152,6 @@ def update(world: World, partner: Partner, sub: Subscription, patch: Subscriptio
     else:
         if sub.status == "suspended":
             raise PartnerCenterError(800091)
-        if patch.auto_renew_enabled and perpetual:
-            raise PartnerCenterError(800093)
         if por != sub.partner_id_on_record:
             _check_partner_of_record(world, partner, por)
         if quantity != sub.quantity:

@@ -20,6 +20,7 @@ LIMITATIONS:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -39,9 +40,10 @@ from simulator.models import (
     TransferLine,
 )
 from simulator.purchases import check_reseller
-from simulator.wire import Inbound, body_as, collection, iso, link, respond
+from simulator.wire import Inbound, bind, body_as, collection, iso, link, read_json, respond
 from simulator.world import World
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PRODUCT_TYPES = ("AzureSubscription", "AzureReservation", "AzureSavingsPlan", "OnlineServicesNCE",
                  "Software", "SaaS")  # fmt: skip
 
@@ -49,7 +51,7 @@ PRODUCT_TYPES = ("AzureSubscription", "AzureReservation", "AzureSavingsPlan", "O
 class TransferIn(Inbound):
     source_partner_tenant_id: str = Field(min_length=1)
     source_partner_name: str = Field(min_length=1)
-    customer_email_id: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    customer_email_id: str = Field(pattern=EMAIL.pattern)
     customer_name: str | None = None
     target_partner_tenant_id: str | None = None
     target_partner_email_id: str | None = None
@@ -177,6 +179,20 @@ def find_transfer(world: World, partner: Partner, customer_id: str, transfer_id:
     return transfer
 
 
+def split_batches(batches: list[SeatBatch], moving: int) -> tuple[list[SeatBatch], list[SeatBatch]]:
+    """Split seat batches between the seats that stay and the ``moving`` seats that go, the
+    newest seats going first (as in a seat reduction)."""
+    kept = [SeatBatch(b.quantity, b.until) for b in batches]
+    moved: list[SeatBatch] = []
+    for batch in reversed(kept):
+        taken = min(batch.quantity, moving)
+        if taken:
+            batch.quantity -= taken
+            moving -= taken
+            moved.insert(0, SeatBatch(taken, batch.until))
+    return [b for b in kept if b.quantity > 0], moved
+
+
 def complete(
     world: World, partner: Partner, transfer: Transfer, lines: list[TransferLineIn]
 ) -> None:
@@ -226,6 +242,7 @@ def complete(
         completed=True,
     )
     for number, (sub, quantity) in enumerate(moves):
+        kept_batches, moved_batches = split_batches(sub.seat_batches, quantity)
         moved = Subscription(
             id=world.guid(),
             customer_id=sub.customer_id,
@@ -241,7 +258,7 @@ def complete(
             effective_start=now,
             commitment_end=sub.commitment_end,
             cancellation_until=sub.cancellation_until,
-            seat_batches=[SeatBatch(min(b.quantity, quantity), b.until) for b in sub.seat_batches],
+            seat_batches=moved_batches,
             partner_id_on_record=transfer.partner_on_record or "",
             additional_partner_ids=[],
             product_type=sub.product_type,
@@ -269,7 +286,7 @@ def complete(
             sub.seat_batches = []
         else:
             sub.quantity -= quantity
-            sub.seat_batches = [b for b in sub.seat_batches if b.quantity <= sub.quantity]
+            sub.seat_batches = kept_batches
         sub.version += 1
         world.add_subscription(moved)
         lifecycle.schedule_term(world, moved)
@@ -292,10 +309,30 @@ def complete(
 # -- handlers ----------------------------------------------------------------------------------
 
 
+REQUIRED = ("sourcePartnerTenantId", "sourcePartnerName", "customerEmailId")
+
+
+def read_transfer(raw: Any) -> TransferIn:
+    """Bind a create body, naming every missing required field at once (in the wire's
+    camelCase) rather than only the first one the model meets."""
+    if isinstance(raw, dict):
+        missing = [
+            name
+            for name in REQUIRED
+            if not (isinstance(raw.get(name.lower()), str) and raw[name.lower()].strip())
+        ]
+        if missing:
+            raise invalid_input(f"required field(s) missing or empty: {', '.join(missing)}")
+        email = raw["customeremailid"]
+        if not EMAIL.match(email):
+            raise invalid_input(f"customerEmailId {email!r} is not an e-mail address")
+    return bind(TransferIn, raw)
+
+
 async def post_transfer(request: web.Request) -> web.Response:
     world, partner = world_of(request), partner_of(request)
     customer = customer_of(request)
-    body = await body_as(request, TransferIn)
+    body = read_transfer(await read_json(request))
     transfer = create_transfer(world, partner, customer.tenant_id, body)
     return respond(render_transfer(transfer, partner), status=201)
 

@@ -4,6 +4,12 @@ Requests: bodies bind case-insensitively (Microsoft's own samples mix ``LineItem
 ``lineItems``), so every inbound JSON object has its keys folded to lower case and models declare
 lower-case aliases. Responses: camelCase, times as ``…Z``, collections as
 ``{totalCount, items, links, attributes}``, links relative and without ``/v1``.
+
+LIMITATIONS:
+- Type checks follow pydantic's lax mode, like Microsoft's JSON binder: ``"5"`` is read as the
+  number 5 and ``"true"`` as a boolean; ``true`` where a number belongs, ``"yes"`` where a boolean
+  belongs, and a number where a string belongs are refused.
+- An error names the first failing field only.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from simulator.errors import PartnerCenterError, invalid_input
 
@@ -58,13 +66,16 @@ def parse_duration(text: str, field: str) -> timedelta:
         raise invalid_input(f"{field} must be an ISO-8601 duration such as P8D or PT6H")
     if match["y"] or match["mo"]:
         raise invalid_input(f"{field}: years and months have no fixed length; use days or 'to'")
-    return timedelta(
-        weeks=int(match["w"] or 0),
-        days=int(match["d"] or 0),
-        hours=int(match["h"] or 0),
-        minutes=int(match["mi"] or 0),
-        seconds=float(match["s"] or 0),
-    )
+    try:
+        return timedelta(
+            weeks=int(match["w"] or 0),
+            days=int(match["d"] or 0),
+            hours=int(match["h"] or 0),
+            minutes=int(match["mi"] or 0),
+            seconds=float(match["s"] or 0),
+        )
+    except OverflowError:
+        raise invalid_input(f"{field}: {text} is longer than the simulator can count") from None
 
 
 def duration_text(delta: timedelta) -> str:
@@ -119,24 +130,106 @@ def collection(
     return body
 
 
+class Folded(dict[str, Any]):
+    """An object with lower-cased keys that remembers how the client spelled them, so an error
+    can name a field as it was sent."""
+
+    sent: dict[str, str]
+
+
 def fold_keys(value: Any) -> Any:
     """Lower-case every object key, recursively: the case-insensitive binding Microsoft does."""
     if isinstance(value, dict):
-        return {str(k).lower(): fold_keys(v) for k, v in value.items()}
+        folded = Folded((str(k).lower(), fold_keys(v)) for k, v in value.items())
+        folded.sent = {str(k).lower(): str(k) for k in value}
+        return folded
     if isinstance(value, list):
         return [fold_keys(v) for v in value]
     return value
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, through ``X | None`` and ``list[X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def field_path(model: type[BaseModel] | None, data: Any, loc: tuple[Any, ...]) -> str:
+    """``billingProfile.defaultAddress.country``: each key as the client sent it, or, for one it
+    left out, the field's camelCase name."""
+    names: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            names.append(str(part))
+            data = data[part] if isinstance(data, list) and 0 <= part < len(data) else None
+            continue
+        info, name = None, None
+        if model is not None:
+            info = next((i for n, i in model.model_fields.items() if part in (i.alias, n)), None)
+            name = next((n for n, i in model.model_fields.items() if i is info), None)
+        sent = data.sent.get(part) if isinstance(data, Folded) else None
+        names.append(sent or (_camel(name) if info is not None and name else str(part)))
+        model = _model_in(info.annotation) if info is not None else None
+        data = data.get(part) if isinstance(data, dict) else None
+    return ".".join(names)
 
 
 def _folded(name: str) -> str:
     return name.replace("_", "").lower()
 
 
+def _only(annotation: Any, kind: type) -> bool:
+    """Whether a field is ``kind`` or ``kind | None``."""
+    if annotation is kind:
+        return True
+    args = get_args(annotation)
+    return get_origin(annotation) in (Union, UnionType) and set(args) == {kind, type(None)}
+
+
+def _loose(annotation: Any, value: Any) -> str | None:
+    """What pydantic's lax mode would wrongly accept: ``true`` as the number 1, ``"yes"`` as a
+    boolean. Digit strings for numbers stay accepted, as Microsoft's JSON binder accepts them."""
+    if _only(annotation, int) and isinstance(value, bool):
+        return "must be an integer"
+    if _only(annotation, bool) and isinstance(value, str) and value.lower() not in BOOL_TEXT:
+        return "must be true or false"
+    return None
+
+
+BOOL_TEXT = ("true", "false")
+
+
 class Inbound(BaseModel):
     """Base of request bodies: case-insensitive keys, unknown keys ignored as Microsoft does,
-    types checked (a string where a number belongs is a 400 naming the field)."""
+    types checked (a value that cannot be read as its field's type, or ``true`` where a number
+    belongs, is a 400 naming the field)."""
 
     model_config = ConfigDict(alias_generator=_folded, validate_by_name=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_enough(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                key = info.alias or name
+                if key in data:
+                    rule = _loose(info.annotation, data[key])
+                    if rule is not None:
+                        raise PydanticCustomError(
+                            "loose_type", "{field} {rule}, got {value}",
+                            {"field": key, "rule": rule, "value": json.dumps(data[key])},
+                        )  # fmt: skip
+        return data
 
 
 async def read_json(request: web.Request, *, required: bool = True) -> Any:
@@ -150,6 +243,8 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         return fold_keys(json.loads(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_input(f"the request body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise invalid_input("the request body is nested too deeply") from None
 
 
 def bind(model: type[M], data: Any) -> M:
@@ -159,17 +254,23 @@ def bind(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise invalid_input(describe_validation(exc)) from None
+        raise invalid_input(describe_validation(exc, model, data)) from None
 
 
 async def body_as(request: web.Request, model: type[M]) -> M:
     return bind(model, await read_json(request))
 
 
-def describe_validation(exc: ValidationError) -> str:
+def describe_validation(
+    exc: ValidationError, model: type[BaseModel] | None = None, data: Any = None
+) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"
+    loc = tuple(first["loc"])
+    ctx = first.get("ctx") or {}
+    if first["type"] == "loose_type":
+        where = field_path(model, data, (*loc, ctx["field"]))
+        return f"{where} {ctx['rule']}, got {ctx['value']}"
+    return f"{field_path(model, data, loc) or 'body'}: {first['msg']}"
 
 
 def query_one(request: web.Request, name: str) -> str | None:

@@ -101,10 +101,13 @@ class World:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     subscriptions_by_customer: dict[str, list[Subscription]] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
-    stored_answers: dict[tuple[str, str], Stored] = field(default_factory=dict)
+    stored_answers: dict[tuple[str, str, str], Stored] = field(default_factory=dict)
     requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=10_000))
     faults: list[Any] = field(default_factory=list)
     rate_windows: dict[str, deque[float]] = field(default_factory=dict)
+    #: Numbers fault ids apart from ``rng``, so adding a fault leaves later resource ids as
+    #: they would be without it.
+    faults_added: int = 0
 
     # -- ids ----------------------------------------------------------------------------------
 
