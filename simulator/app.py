@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
+from email.utils import format_datetime
 
 import structlog
 from aiohttp import web
@@ -53,6 +55,18 @@ class _Dropped(web.Response):
 
     def __init__(self) -> None:
         super().__init__(status=500)
+
+
+_date_cache: tuple[datetime, str] | None = None
+
+
+def _http_date(now: datetime) -> str:
+    """The ``Date`` header in *simulated* time: a client that judges Microsoft's windows by
+    Partner Center's clock (as the gateway does) then sees the time the simulator was moved to."""
+    global _date_cache
+    if _date_cache is None or _date_cache[0] != now:
+        _date_cache = (now, format_datetime(now, usegmt=True))
+    return _date_cache[1]
 
 
 def _error_response(exc: PartnerCenterError) -> web.Response:
@@ -158,6 +172,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         response = _error_response(PartnerCenterError(800003))
     response.headers["MS-RequestId"] = request_id or str(uuid.uuid4())
     response.headers["MS-CorrelationId"] = correlation_id
+    response.headers["Date"] = _http_date(world.now)
     if not path.startswith("/_sim") and not isinstance(response, _Dropped):
         world.requests.append(
             RequestRecord(

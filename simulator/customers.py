@@ -21,6 +21,7 @@ LIMITATIONS:
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 
@@ -230,6 +231,14 @@ async def list_customers(request: web.Request) -> web.Response:
             raise invalid_input(f"size must be a positive integer, got {size_text!r}")
         size = int(size_text)
     visible = [c for c in world.customers.values() if partner.tenant_id in c.partners]
+    wanted = _filter(query_one(request, "filter"))
+    if wanted is not None:
+        field, prefix = wanted
+        visible = [
+            c
+            for c in visible
+            if (c.domain if field == "domain" else c.company_name).lower().startswith(prefix)
+        ]
     offset = 0
     token = request.headers.get("MS-ContinuationToken")
     if (query_one(request, "seekOperation") or "").lower() == "next" or token:
@@ -250,6 +259,30 @@ async def list_customers(request: web.Request) -> web.Response:
         next_uri=f"/customers?size={size}&seekOperation=next",
     )
     return respond(body)
+
+
+def _filter(text: str | None) -> tuple[str, str] | None:
+    """Microsoft's customer search: ``filter={"Field": "Domain"|"CompanyName", "Value": …,
+    "Operator": "starts_with"}``, matched case-insensitively."""
+    if text is None:
+        return None
+    rule = 'filter must be JSON like {"Field": "Domain", "Value": "contoso", "Operator": "starts_with"}'
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        raise invalid_input(rule) from None
+    if not isinstance(parsed, dict):
+        raise invalid_input(rule)
+    folded = {str(k).lower(): v for k, v in parsed.items()}
+    field = str(folded.get("field", "")).lower()
+    if field not in ("domain", "companyname"):
+        raise invalid_input("filter.Field must be Domain or CompanyName")
+    if str(folded.get("operator", "")).lower() != "starts_with":
+        raise invalid_input("filter.Operator must be starts_with")
+    value = folded.get("value")
+    if not isinstance(value, str) or not value:
+        raise invalid_input("filter.Value must be a non-empty string")
+    return field, value.lower()
 
 
 async def relationship_request(request: web.Request) -> web.Response:

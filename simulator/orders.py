@@ -133,9 +133,8 @@ async def list_orders(request: web.Request) -> web.Response:
     billing = (query_one(request, "billingType") or "").lower()
     items = [
         render_order(world, o)
-        for o in world.orders.values()
-        if o.customer_id == customer.tenant_id
-        and o.partner_id == partner.tenant_id
+        for o in world.orders_by_customer.get(customer.tenant_id, [])
+        if o.partner_id == partner.tenant_id
         and (not billing or o.billing_cycle == billing or billing == "license")
     ]
     return respond(collection(items, request.path_qs.removeprefix("/v1")))

@@ -140,8 +140,8 @@ def _held(world: World, customer: Customer, statuses: tuple[str, ...]) -> list[t
     ]
     held += [
         (line.catalog_item_id, line.quantity)
-        for order in world.orders.values()
-        if order.customer_id == customer.tenant_id and not order.completed
+        for order in world.orders_by_customer.get(customer.tenant_id, [])
+        if not order.completed
         for line in order.lines
     ]
     return held
@@ -257,7 +257,7 @@ def place_order(
         ),
         currency=catalog.currency(customer.country)[0],
     )
-    world.orders[order.id] = order
+    world.add_order(order)
     if order.completes_at <= now:
         complete_order(world, order)
     else:

@@ -301,7 +301,7 @@ def complete(
                 transferred_subscription_id=moved.id,
             )
         )
-    world.orders[order.id] = order
+    world.add_order(order)
     transfer.status = "Complete"
     transfer.completed_at = transfer.modified_at = now
 

@@ -100,6 +100,7 @@ class World:
     orders: dict[str, Order] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     subscriptions_by_customer: dict[str, list[Subscription]] = field(default_factory=dict)
+    orders_by_customer: dict[str, list[Order]] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     stored_answers: dict[tuple[str, str, str], Stored] = field(default_factory=dict)
     requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=10_000))
@@ -135,6 +136,10 @@ class World:
         self.customers[customer.tenant_id] = customer
         self.customers_by_domain[customer.domain.lower()] = customer
         self.subscriptions_by_customer.setdefault(customer.tenant_id, [])
+
+    def add_order(self, order: Order) -> None:
+        self.orders[order.id] = order
+        self.orders_by_customer.setdefault(order.customer_id, []).append(order)
 
     def add_subscription(self, subscription: Subscription) -> None:
         self.subscriptions[subscription.id] = subscription

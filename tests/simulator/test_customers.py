@@ -521,3 +521,32 @@ async def test_sandbox_limit_refuses_the_76th_customer(pc: PartnerClient) -> Non
     await pc.fail("POST", "/v1/customers", customer_body("extra.onmicrosoft.com"), 400, 800018)
     assert len(await listed_ids(pc)) == len(ids)
     assert (await domain_status(pc, "extra.onmicrosoft.com"))[0] == 404
+
+
+async def test_customers_can_be_searched_by_domain_prefix_as_microsoft_filters(
+    pc: PartnerClient,
+) -> None:
+    await pc.new_customer("contosoeu.onmicrosoft.com")
+    await pc.new_customer("fabrikam.onmicrosoft.com")
+    found = await pc.ok(
+        "GET",
+        '/v1/customers?filter={"Field":"Domain","Value":"CONTOSO","Operator":"starts_with"}',
+    )
+    assert [c["companyProfile"]["domain"] for c in found["items"]] == ["contosoeu.onmicrosoft.com"]
+    by_name = await pc.ok(
+        "GET",
+        '/v1/customers?filter={"Field":"CompanyName","Value":"contoso","Operator":"starts_with"}',
+    )
+    assert by_name["totalCount"] == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["not-json", '{"Field":"Email","Value":"x","Operator":"starts_with"}',
+     '{"Field":"Domain","Value":"x","Operator":"equals"}', '{"Field":"Domain","Value":"","Operator":"starts_with"}'],
+)  # fmt: skip
+async def test_a_malformed_customer_filter_is_refused_naming_it(
+    pc: PartnerClient, query: str
+) -> None:
+    error = await pc.fail("GET", f"/v1/customers?filter={query}", None, 400, 800002)
+    assert "filter" in error["description"]

@@ -202,3 +202,12 @@ async def test_a_missing_field_is_named_as_the_client_spelled_its_parents(
     del body["BillingProfile"]["DefaultAddress"]["Country"]
     error = await pc.fail("POST", "/v1/customers", body, 400, 800002)
     assert "BillingProfile.DefaultAddress.country: Field required" in error["description"]
+
+
+async def test_the_date_header_follows_the_simulated_clock(pc: PartnerClient) -> None:
+    """Clients that judge Microsoft's windows by Partner Center's clock see the moved time."""
+    resp = await pc.call("GET", "/v1/customers")
+    assert resp.headers["Date"] == "Mon, 05 Jan 2026 09:00:00 GMT"
+    await pc.advance("P8D")
+    resp = await pc.call("GET", "/v1/customers")
+    assert resp.headers["Date"] == "Tue, 13 Jan 2026 09:00:00 GMT"
