@@ -29,45 +29,11 @@ from typing import Any
 
 from aiohttp import web
 
+from contracts.partner_center.regions import EU_EFTA
 from simulator.context import customer_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.wire import collection, link, query_one, respond
 
-EU_EFTA = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-        "IS",
-        "LI",
-        "NO",
-        "CH",
-    ]
-)
 CURRENCIES = {
     "US": ("USD", "$"), "GB": ("GBP", "£"), "CA": ("CAD", "$"), "CH": ("CHF", "CHF"),
     "LI": ("CHF", "CHF"), "NO": ("NOK", "kr"), "IS": ("ISK", "kr"), "SE": ("SEK", "kr"),

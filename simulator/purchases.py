@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.partner_center.regions import EU_EFTA
 from simulator import catalog, lifecycle
 from simulator.agreements import has_mca
-from simulator.catalog import EU_EFTA, Sku
+from simulator.catalog import Sku
 from simulator.clock import Handler
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Customer, Order, OrderLine, Partner, SeatBatch, Subscription

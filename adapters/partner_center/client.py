@@ -1,0 +1,170 @@
+"""The Partner Center HTTP client: headers, retries, typed errors.
+
+Retries live here and only here (tenacity around ``session.request``, so recorded cassettes hold
+every attempt in order). What is retried: 429 (after ``Retry-After``, capped), 5xx, and no answer
+at all — always with the **same** ``MS-RequestId``, which is how Partner Center tells a retry from
+a new request. A 409 is *not* retried here: while a renewal runs Microsoft asks for two minutes,
+and the workflow reschedules its step instead of holding a worker. A 401 signs in again once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from adapters.partner_center.token import TokenProvider
+from gateway.upstream import (
+    PartnerCenterError,
+    Reply,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+
+log = structlog.get_logger("gateway.upstream")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 6
+    max_delay: float = 120.0  # give up after this long in total
+    max_retry_after: float = 60.0  # a longer Retry-After fails fast instead of sleeping
+    backoff: float = 0.5
+
+
+def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
+    if isinstance(exc, PartnerCenterError):
+        return exc.retryable and (exc.retry_after or 0) <= policy.max_retry_after
+    return isinstance(exc, UpstreamUnavailable)
+
+
+class _Wait:
+    """``Retry-After`` when Microsoft gives one, jittered exponential back-off otherwise."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._fallback = wait_exponential_jitter(multiplier=policy.backoff, max=30)
+        self._cap = policy.max_retry_after
+
+    def __call__(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, PartnerCenterError) and exc.retry_after is not None:
+            return min(exc.retry_after, self._cap)
+        return float(self._fallback(state))
+
+
+class PartnerCenterClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        tokens: TokenProvider,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._tokens = tokens
+        self._policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self.calls = 0
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Reply:
+        """One logical call, retried as a unit with one ``MS-RequestId``."""
+        request_id = request_id or str(uuid.uuid4())
+        correlation_id = correlation_id or str(uuid.uuid4())
+        policy = self._policy
+        kwargs: dict[str, Any] = {}
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: _retryable(exc, policy)),
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_delay),
+            wait=_Wait(policy),
+            reraise=True,
+            **kwargs,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(
+                    method, path, body, params, headers, request_id, correlation_id
+                )
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        extra: Mapping[str, str] | None,
+        request_id: str,
+        correlation_id: str,
+    ) -> Reply:
+        for first in (True, False):
+            token = await self._tokens.token()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "MS-RequestId": request_id,
+                "MS-CorrelationId": correlation_id,
+                "MS-Contract-Version": "v1",
+                **(extra or {}),
+            }
+            self.calls += 1
+            try:
+                async with self._session.request(
+                    method, f"{self._base}{path}", json=body, params=params, headers=headers
+                ) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+                    answer_headers = resp.headers
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("upstream.unavailable", method=method, path=path,
+                            ms_request_id=request_id, error=str(exc))  # fmt: skip
+                raise UpstreamUnavailable(
+                    f"{method} {path}: no answer ({exc.__class__.__name__})",
+                    ms_request_id=request_id,
+                ) from exc
+            log.info("upstream", method=method, path=path, status=status,
+                     ms_request_id=request_id, ms_correlation_id=correlation_id)  # fmt: skip
+            if status == 401 and first:
+                self._tokens.invalidate()
+                continue
+            if status >= 400:
+                raise PartnerCenterError.from_answer(status, raw, answer_headers, request_id)
+            return Reply(status, _json(raw), answer_headers, request_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise UpstreamError(f"Partner Center sent a body that is not JSON: {exc}",
+                            ms_request_id=None) from exc  # fmt: skip

@@ -1,0 +1,75 @@
+"""``GET /v1/customers/{id}``: the customer as Partner Center knows it, with its resellers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from contracts.northbound.base import Outbound
+from contracts.openapi import Route
+from gateway.api.errors import ApiError
+from gateway.api.subscriptions import ID
+from gateway.services import services
+from gateway.upstream import PartnerCenterError, UpstreamError
+
+
+class ResellerView(Outbound):
+    tenant_id: str
+    name: str
+    mpn_id: str
+
+
+class CustomerView(Outbound):
+    id: str
+    domain: str
+    company_name: str | None = None
+    country: str | None = None
+    indirect_resellers: list[ResellerView]
+
+
+async def get_customer(request: web.Request) -> web.Response:
+    svc = services(request)
+    customer_id = request.match_info["customer"]
+    if not ID.match(customer_id):
+        raise ApiError(
+            400, "invalid_request", f"customer id {customer_id!r} is not an id", "customer"
+        )
+    try:
+        customer = (await svc.pc.call("GET", f"/v1/customers/{customer_id}")).body
+        resellers = (await svc.pc.call("GET", f"/v1/customers/{customer_id}/relationships")).body
+    except PartnerCenterError as exc:
+        if exc.status in (403, 404):
+            raise ApiError(404, "not_found", f"customer {customer_id} does not exist") from None
+        raise ApiError(
+            502,
+            "partner_center_error",
+            f"Partner Center answered {exc.status} / {exc.code}: {exc.description}",
+        ) from None
+    except UpstreamError as exc:
+        raise ApiError(
+            503, "partner_center_unavailable", f"Partner Center did not answer ({exc}); try again"
+        ) from None
+    company: dict[str, Any] = customer.get("companyProfile", {})
+    billing: dict[str, Any] = customer.get("billingProfile", {})
+    view = CustomerView(
+        id=customer["id"],
+        domain=company.get("domain", ""),
+        company_name=company.get("companyName"),
+        country=(billing.get("defaultAddress") or {}).get("country"),
+        indirect_resellers=[
+            ResellerView(tenant_id=r["id"], name=r.get("name", ""), mpn_id=str(r.get("mpnId", "")))
+            for r in resellers.get("items", [])
+        ],
+    )
+    return web.json_response(view.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+ROUTES = [
+    Route("GET", "/v1/customers/{customer}", "A customer and its indirect resellers", CustomerView,
+          errors=(404, 502, 503), tag="customers"),
+]  # fmt: skip
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1/customers/{customer}", get_customer)

@@ -1,0 +1,99 @@
+"""Northbound refusals, and the middleware that gives every request one correlation id, one
+log line, and one error shape (``Problem``) — never a stack trace, never a 500 body with
+internals."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import ValidationError
+
+from contracts.northbound.operations import Problem
+
+log = structlog.get_logger("gateway.http")
+CORRELATION = web.RequestKey("correlation_id", str)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def from_validation(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    where = field_name(tuple(first["loc"]))
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = f"{where} is not a field of this request"
+    elif kind == "missing":
+        message = f"{where} is required"
+    else:
+        message = f"{where}: {first['msg']}"
+    return ApiError(400, "invalid_request", message, where)
+
+
+def problem(error: ApiError, correlation_id: str | None) -> web.Response:
+    body = Problem(code=error.code, message=error.message, field=error.field,
+                   correlation_id=correlation_id)  # fmt: skip
+    return web.Response(
+        body=body.model_dump_json(by_alias=True, exclude_none=True),
+        status=error.status,
+        content_type="application/json",
+    )
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    supplied = request.headers.get("X-Correlation-Id", "")
+    correlation_id = supplied if _safe(supplied) else str(uuid.uuid4())
+    request[CORRELATION] = correlation_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = problem(exc, correlation_id)
+    except ValidationError as exc:
+        response = problem(from_validation(exc), correlation_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "http_error"
+        )
+        response = problem(
+            ApiError(exc.status, code, f"{exc.reason}: {request.method} {request.path}"),
+            correlation_id,
+        )
+    except Exception:
+        log.exception("request.error", method=request.method, path=request.path)
+        response = problem(
+            ApiError(
+                500,
+                "internal_error",
+                "The gateway failed to answer; the error is logged with this correlation id.",
+            ),
+            correlation_id,
+        )
+    response.headers["X-Correlation-Id"] = correlation_id
+    log.info("request", method=request.method, path=request.path, status=response.status,
+             ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
+    return response
+
+
+def _safe(value: str) -> bool:
+    return 0 < len(value) <= 100 and all(c.isalnum() or c in "-_." for c in value)

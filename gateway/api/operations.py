@@ -1,0 +1,113 @@
+"""Operations: submitting one (shared by every write) and reading them back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from contracts.northbound.operations import OperationList, OperationView
+from contracts.openapi import Route
+from gateway.api.errors import ApiError
+from gateway.api.views import operation_view
+from gateway.journal import Operation, Status
+from gateway.services import services
+
+OWNER = "default"
+KEY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(request: web.Request) -> str:
+    key = request.headers.get(KEY_HEADER, "").strip()
+    if not key:
+        raise ApiError(400, "idempotency_key_required",
+                       f"the {KEY_HEADER} header is required on every write (any unique string up to 255 characters)",
+                       KEY_HEADER)  # fmt: skip
+    if len(key) > 255 or not key.isprintable():
+        raise ApiError(400, "invalid_idempotency_key",
+                       f"the {KEY_HEADER} header must be printable and at most 255 characters", KEY_HEADER)  # fmt: skip
+    return key
+
+
+async def submit(request: web.Request, kind: str, payload: dict[str, Any]) -> web.Response:
+    """Journal a new operation (or find the one this key already made) and answer 202."""
+    svc = services(request)
+    key = idempotency_key(request)
+    canonical = json.dumps({"kind": kind, **payload}, sort_keys=True, separators=(",", ":"))
+    body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    now = svc.clock()
+    op, created = await svc.journal.create(
+        Operation(
+            id=str(uuid.uuid4()),
+            kind=kind,
+            status=Status.ACCEPTED,
+            owner=OWNER,
+            idempotency_key=key,
+            body_hash=body_hash,
+            request=payload,
+            created_at=now,
+            updated_at=now,
+            run_after=now,
+        )
+    )
+    if not created and op.body_hash != body_hash:
+        raise ApiError(422, "idempotency_key_reused",
+                       f"{KEY_HEADER} {key!r} was already used for operation {op.id} with a different "
+                       "request; use a new key for a new request", KEY_HEADER)  # fmt: skip
+    if created:
+        svc.workers.wake()
+    return web.json_response(
+        operation_view(op), status=202, headers={"Location": f"/v1/operations/{op.id}"}
+    )
+
+
+async def get_operation(request: web.Request) -> web.Response:
+    svc = services(request)
+    op = await svc.journal.get(request.match_info["operation"], OWNER)
+    if op is None:
+        raise ApiError(
+            404, "not_found", f"operation {request.match_info['operation']} does not exist"
+        )
+    secrets = await svc.journal.take_secrets(op.id) if op.secrets else None
+    return web.json_response(operation_view(op, secrets))
+
+
+async def list_operations(request: web.Request) -> web.Response:
+    svc = services(request)
+    status = request.query.get("status")
+    if status is not None and status not in {s.value for s in Status}:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"status must be one of {', '.join(s.value for s in Status)}",
+            "status",
+        )
+    text = request.query.get("limit", "50")
+    if not text.isdigit() or not 1 <= int(text) <= 200:
+        raise ApiError(400, "invalid_request", "limit must be an integer from 1 to 200", "limit")
+    try:
+        page = await svc.journal.list_operations(
+            OWNER, status, request.query.get("kind"), int(text), request.query.get("cursor")
+        )
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", str(exc), "cursor") from None
+    return web.json_response(
+        {"items": [operation_view(op) for op in page.items], "nextCursor": page.next_cursor}
+    )
+
+
+ROUTES = [
+    Route("GET", "/v1/operations/{operation}", "An operation: status, steps, result or error", OperationView,
+          errors=(404,), tag="operations"),
+    Route("GET", "/v1/operations", "Operations, newest first", OperationList,
+          query={"status": "accepted, running, action_required, succeeded or failed", "kind": "purchase, change_seats, …",
+                 "limit": "1-200 (default 50)", "cursor": "nextCursor of the previous page"}, tag="operations"),
+]  # fmt: skip
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1/operations", list_operations)
+    router.add_get("/v1/operations/{operation}", get_operation)

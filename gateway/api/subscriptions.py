@@ -1,0 +1,181 @@
+"""Subscription reads and changes. Reads go straight to Partner Center; every change is an
+operation (202) that the workers carry out."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from contracts.northbound.base import Outbound
+from contracts.northbound.operations import OperationView
+from contracts.northbound.subscriptions import Cancel, ChangeSeats, NoBody, SetAutoRenew
+from contracts.openapi import Route
+from gateway.api.errors import ApiError, from_validation
+from gateway.api.operations import KEY_HEADER, submit
+from gateway.services import services
+from gateway.upstream import PartnerCenterError, UpstreamError
+from gateway.workflows.subscription import upstream_now
+
+ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+BASE = "/v1/customers/{customer}/subscriptions/{subscription}"
+
+
+class SeatWindow(Outbound):
+    quantity: int
+    reducible_until: datetime
+
+
+class SubscriptionView(Outbound):
+    """A subscription with what can still be undone, and until when."""
+
+    id: str
+    customer_id: str
+    offer_id: str
+    offer_name: str
+    friendly_name: str | None = None
+    quantity: int
+    status: str
+    auto_renew_enabled: bool
+    billing_cycle: str | None = None
+    term_duration: str | None = None
+    commitment_end_date: str | None = None
+    reseller_mpn_id: str | None = None
+    can_cancel: bool
+    cancellable_until: datetime | None = None
+    reducible_quantity: int
+    lowest_quantity_now: int
+    seat_windows: list[SeatWindow]
+    as_of: datetime
+
+
+def _ids(request: web.Request) -> tuple[str, str]:
+    customer, subscription = request.match_info["customer"], request.match_info["subscription"]
+    for name, value in (("customer", customer), ("subscription", subscription)):
+        if not ID.match(value):
+            raise ApiError(400, "invalid_request", f"{name} id {value!r} is not an id", name)
+    return customer, subscription
+
+
+def _instant(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+
+def subscription_view(customer: str, sub: dict[str, Any], now: datetime) -> dict[str, Any]:
+    until = _instant(sub.get("cancellationAllowedUntilDate"))
+    refundable = sub.get("refundableQuantity") or {}
+    reducible = int(refundable.get("totalQuantity", 0))
+    view = SubscriptionView(
+        id=sub["id"],
+        customer_id=customer,
+        offer_id=sub.get("offerId", ""),
+        offer_name=sub.get("offerName", ""),
+        friendly_name=sub.get("friendlyName"),
+        quantity=int(sub.get("quantity", 0)),
+        status=sub.get("status", ""),
+        auto_renew_enabled=bool(sub.get("autoRenewEnabled")),
+        billing_cycle=sub.get("billingCycle"),
+        term_duration=sub.get("termDuration"),
+        commitment_end_date=sub.get("commitmentEndDate"),
+        reseller_mpn_id=sub.get("partnerId") or None,
+        can_cancel=sub.get("status") in ("active", "suspended")
+        and until is not None
+        and now <= until,
+        cancellable_until=until,
+        reducible_quantity=reducible,
+        lowest_quantity_now=int(sub.get("quantity", 0)) - reducible,
+        seat_windows=[
+            SeatWindow(
+                quantity=d["quantity"], reducible_until=_instant(d["allowedUntilDateTime"]) or now
+            )
+            for d in refundable.get("details", [])
+        ],
+        as_of=now,
+    )
+    return view.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+async def get_subscription(request: web.Request) -> web.Response:
+    svc = services(request)
+    customer, subscription = _ids(request)
+    try:
+        reply = await svc.pc.call("GET", f"/v1/customers/{customer}/subscriptions/{subscription}")
+    except PartnerCenterError as exc:
+        if exc.status in (403, 404):
+            raise ApiError(
+                404,
+                "not_found",
+                f"subscription {subscription} of customer {customer} does not exist",
+            ) from None
+        raise ApiError(
+            502,
+            "partner_center_error",
+            f"Partner Center answered {exc.status} / {exc.code}: {exc.description}",
+        ) from None
+    except UpstreamError as exc:
+        raise ApiError(
+            503, "partner_center_unavailable", f"Partner Center did not answer ({exc}); try again"
+        ) from None
+    now = upstream_now(reply, svc.clock())
+    return web.json_response(subscription_view(customer, reply.body, now.astimezone(UTC)))
+
+
+async def _change(request: web.Request, kind: str, model: type[BaseModel]) -> web.Response:
+    customer, subscription = _ids(request)
+    raw = await request.read()
+    try:
+        body = model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    payload = {"customerId": customer, "subscriptionId": subscription,
+               **body.model_dump(mode="json", by_alias=True, exclude_none=True)}  # fmt: skip
+    return await submit(request, kind, payload)
+
+
+async def change_seats(request: web.Request) -> web.Response:
+    return await _change(request, "change_seats", ChangeSeats)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    return await _change(request, "cancel", Cancel)
+
+
+async def suspend(request: web.Request) -> web.Response:
+    return await _change(request, "suspend", NoBody)
+
+
+async def resume(request: web.Request) -> web.Response:
+    return await _change(request, "resume", NoBody)
+
+
+async def auto_renew(request: web.Request) -> web.Response:
+    return await _change(request, "auto_renew", SetAutoRenew)
+
+
+_KEY = {KEY_HEADER: "any unique string; repeats find the same operation"}
+ROUTES = [
+    Route("GET", BASE, "A subscription, with what can still be reduced or cancelled and until when",
+          SubscriptionView, errors=(404, 502, 503), tag="subscriptions"),
+    Route("POST", BASE + "/seats", "Change the number of seats", OperationView, status=202,
+          body=ChangeSeats, headers=_KEY, errors=(422,), tag="subscriptions"),
+    Route("POST", BASE + "/cancel", "Cancel (only within 168 hours of purchase or renewal)",
+          OperationView, status=202, body=Cancel, headers=_KEY, errors=(422,), tag="subscriptions"),
+    Route("POST", BASE + "/suspend", "Suspend (billing continues; auto-renew turns off)",
+          OperationView, status=202, body=NoBody, headers=_KEY, errors=(422,), tag="subscriptions"),
+    Route("POST", BASE + "/resume", "Resume a suspended subscription", OperationView, status=202,
+          body=NoBody, headers=_KEY, errors=(422,), tag="subscriptions"),
+    Route("POST", BASE + "/auto-renew", "Turn auto-renew on or off", OperationView, status=202,
+          body=SetAutoRenew, headers=_KEY, errors=(422,), tag="subscriptions"),
+]  # fmt: skip
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(BASE, get_subscription)
+    router.add_post(BASE + "/seats", change_seats)
+    router.add_post(BASE + "/cancel", cancel)
+    router.add_post(BASE + "/suspend", suspend)
+    router.add_post(BASE + "/resume", resume)
+    router.add_post(BASE + "/auto-renew", auto_renew)

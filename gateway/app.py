@@ -1,0 +1,67 @@
+"""The gateway's aiohttp application: the northbound API plus the workers, with every resource
+(journal, Partner Center session, workers) opened and closed in one ``cleanup_ctx``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from adapters.partner_center import PartnerCenterClient, TokenProvider
+from adapters.storage import SqlJournal
+from gateway import api
+from gateway.api.errors import middleware
+from gateway.cache import TtlCache
+from gateway.catalog import Catalog
+from gateway.clock import Clock, system_clock
+from gateway.services import SERVICES, Holder, Services
+from gateway.settings import GatewaySettings
+from gateway.worker import Workers
+from gateway.workflows.engine import Caches
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, clock: Clock = system_clock
+) -> web.Application:
+    settings = settings or GatewaySettings.from_env()
+    app = web.Application(middlewares=[middleware], client_max_size=256 * 1024)
+    app[SERVICES] = Holder()
+    api.add_routes(app.router)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        journal = SqlJournal(settings.database_url)
+        await journal.upgrade()
+        if journal.dialect == "sqlite":
+            await journal.release_all()  # one process owns a SQLite file: every lease is stale
+        session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.pc_timeout, sock_connect=10),
+            connector=aiohttp.TCPConnector(limit=200, limit_per_host=100),
+        )
+        tokens = TokenProvider(
+            session,
+            settings.pc_login_url,
+            settings.pc_tenant_id,
+            settings.pc_client_id,
+            settings.pc_client_secret.get_secret_value(),
+            settings.pc_resource,
+        )
+        pc = PartnerCenterClient(session, settings.pc_base_url, tokens)
+        caches = Caches(
+            TtlCache(settings.catalog_ttl_seconds), TtlCache(settings.reseller_ttl_seconds)
+        )
+        workers = Workers(journal, pc, settings, caches, clock)
+        app[SERVICES].services = Services(
+            settings, journal, pc, workers, caches, Catalog(pc, caches.catalog), clock
+        )
+        workers.start()
+        try:
+            yield
+        finally:
+            await workers.stop()
+            app[SERVICES].services = None
+            await session.close()
+            await journal.close()
+
+    app.cleanup_ctx.append(resources)
+    return app

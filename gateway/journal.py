@@ -1,0 +1,129 @@
+"""The operation journal: what the gateway promised, and how far it got.
+
+An *operation* is one marketplace request (a purchase, a seat change, a cancel, …); its *steps*
+are the Partner Center calls that carry it out, in order. The journal is the only state the
+gateway keeps, and its rules are what make the gateway exactly-once:
+
+- an operation is written, with its ``Idempotency-Key`` and the hash of its body, before the
+  marketplace gets its 202; the same key with the same body finds the same operation;
+- a step is written as ``running`` with its ``MS-RequestId`` *before* its call goes out, and its
+  outcome is written before the next step starts; a step that was ``running`` when the gateway
+  died runs again with the **same** ``MS-RequestId``, which Partner Center deduplicates;
+- an operation is claimed with a lease before a worker runs it, so two workers never run the same
+  operation at once; a lease that runs out (its worker died) frees the operation for another.
+
+The protocol below is what a store must fill; ``adapters/storage`` has SQLite (the embedded
+default) and, later, PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    ACTION_REQUIRED = "action_required"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (Status.SUCCEEDED, Status.FAILED)
+
+
+class StepStatus(StrEnum):
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Step:
+    name: str
+    position: int
+    status: StepStatus
+    ms_request_id: str
+    attempts: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    output: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Operation:
+    id: str
+    kind: str
+    status: Status
+    owner: str
+    idempotency_key: str
+    body_hash: str
+    request: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    run_after: datetime
+    attempts: int = 0
+    result: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    action: dict[str, Any] | None = None
+    secrets: dict[str, Any] | None = None
+    steps: list[Step] = field(default_factory=list)
+
+    def step(self, name: str) -> Step | None:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        return None
+
+
+@dataclass(slots=True, frozen=True)
+class Page:
+    items: list[Operation]
+    next_cursor: str | None
+
+
+class Journal(Protocol):
+    """A durable store of operations and their steps."""
+
+    async def create(self, operation: Operation) -> tuple[Operation, bool]:
+        """Insert, or find the operation with the same owner and idempotency key; the flag
+        says whether this call created it."""
+
+    async def get(self, operation_id: str, owner: str | None = None) -> Operation | None: ...
+
+    async def list_operations(
+        self,
+        owner: str | None,
+        status: str | None,
+        kind: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page: ...
+
+    async def claim(self, worker: str, now: datetime, lease_seconds: float) -> Operation | None:
+        """Lease one due, unfinished operation (``run_after <= now`` and no live lease)."""
+
+    async def save(
+        self,
+        operation_id: str,
+        steps: list[Step],
+        operation: Operation | None = None,
+        release: bool = False,
+    ) -> None:
+        """One transaction: upsert ``steps`` (a step about to call goes in here, with its
+        ``MS-RequestId``, before the call), then write ``operation``'s status, result, error,
+        action, secrets and ``run_after`` if given, and free its lease when ``release``."""
+
+    async def take_secrets(self, operation_id: str) -> dict[str, Any] | None:
+        """Return and erase the operation's one-time secrets (a new tenant's credentials)."""
+
+    async def release_all(self) -> int:
+        """Free every lease (at start of a single-process gateway, every lease is stale)."""
+
+    async def close(self) -> None: ...

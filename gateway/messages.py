@@ -1,0 +1,82 @@
+"""One catalogue of the sentences a reseller reads when something needs them, keyed by
+Partner Center code (or by the gateway's own reason), so they can be translated later.
+
+Each sentence says what happened and what to do next. ``{…}`` fields come from the failing
+operation (dates already formatted as ``2026-03-08T10:00Z``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gateway.upstream import PartnerCenterError
+
+BY_CODE: dict[int, str] = {
+    13605: "The customer has no Microsoft Customer Agreement acceptance on record; send who accepted it and when, then order again.",
+    800015: "Partner Center does not know MPN ID {mpn_id}; check the reseller's MPN ID and order again.",
+    800016: "MPN ID {mpn_id} is not an indirect reseller of this distributor; the reseller must accept the distributor's invitation in Partner Center first.",
+    2072: "MPN ID {mpn_id} belongs to the distributor itself; give the reseller's own MPN ID.",
+    900123: "The reseller has not signed the Microsoft Partner Agreement; it must sign it in Partner Center before it can order.",
+    900206: "The partner-of-record attestation is missing; confirm the attestation and order again.",
+    3000: "Partner Center does not know MPN ID {mpn_id}; check the reseller's MPN ID and order again.",
+    2204: "MPN ID {mpn_id} is not a CSP indirect reseller; check the MPN ID, or ask the reseller to enrol as an indirect reseller.",
+    900213: "The 168-hour cancellation window closed on {window_closed}; the subscription can no longer be cancelled and the whole term is billed.",
+    900214: "Seats can only be removed within 168 hours of being added; the lowest quantity allowed now is {floor}.",
+    2011: "The subscription is deleted and can no longer be changed.",
+    800091: "The subscription is suspended; resume it before changing it.",
+    900311: "This subscription has been updated 1,200 times, Microsoft's limit; buy a second subscription for the same offer to change seats.",
+    900279: "The subscription's term has ended and it can no longer be changed; buy a new subscription.",
+    2002: "The quantity is outside what this offer allows; choose a quantity within the offer's range.",
+    800018: "The Partner Center sandbox limit was reached (75 customers, 5 subscriptions per customer, 25 licences).",
+    800082: "A renewal is in progress on this subscription; the gateway retries after Microsoft's two minutes.",
+    800002: "Partner Center refused the request: {description}",
+    900275: "A quantity is outside what the offer allows; choose a quantity within the offer's range.",
+    800009: "Partner Center refused a line of the order: {description}",
+}
+
+BY_REASON: dict[str, str] = {
+    "domain_taken": "The domain {domain} is already in use; order for the existing tenant instead (existingTenant.domain).",
+    "mpa_not_signed": "The reseller (MPN ID {mpn_id}) has not signed the Microsoft Partner Agreement; it must sign it in Partner Center before it can order.",
+    "reseller_invitation": "The reseller (MPN ID {mpn_id}) has not accepted the distributor's invitation yet; it must accept it in Partner Center, then the order goes on by itself.",
+    "reseller_invitation_expired": "The reseller (MPN ID {mpn_id}) did not accept the distributor's invitation by {expired}; ask it to accept, then order again.",
+    "customer_invitation": "The customer's global admin must accept the reseller relationship at the link given; the order goes on by itself once accepted.",
+    "customer_invitation_expired": "The customer did not accept the reseller relationship by {expired}; send the invitation again with a new order.",
+    "cart_line": "Partner Center refused line {line}: {description}",
+    "unavailable": "Partner Center did not answer after {attempts} tries; the operation can be retried.",
+    "subscription_deleted": "The subscription is deleted and can no longer be changed.",
+    "subscription_suspended": "The subscription is suspended; resume it before changing its seats.",
+    "subscription_ended": "The subscription's term has ended ({status}); it can no longer be changed.",
+    "window_closed": "The 168-hour cancellation window closed on {window_closed}; the subscription can no longer be cancelled and the whole term is billed.",
+    "seats_below_floor": "Only seats added in the last 168 hours can be removed: the lowest quantity allowed now is {floor} (asked {quantity}).",
+    "seats_out_of_range": "The quantity {quantity} is outside this offer's range ({minimum}-{maximum}).",
+    "not_suspended": "The subscription is not suspended (it is {status}); there is nothing to resume.",
+    "already_suspended": "The subscription is already suspended.",
+    "trial": "A trial subscription's seats and status can't be changed; convert it to a paid subscription first.",
+}
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%MZ") if moment else "an unknown date"
+
+
+def _fill(template: str, fields: dict[str, Any]) -> str:
+    class Blank(dict[str, Any]):
+        def __missing__(self, key: str) -> str:
+            return "?"
+
+    return template.format_map(Blank(fields))
+
+
+def for_reason(reason: str, **fields: Any) -> str:
+    return _fill(BY_REASON[reason], fields)
+
+
+def for_upstream(error: PartnerCenterError, **fields: Any) -> str:
+    template = BY_CODE.get(error.code or -1)
+    if template is None:
+        return (
+            f"Partner Center refused the request ({error.status} / {error.code}): "
+            f"{error.description}"
+        )
+    return _fill(template, {"description": error.description, **fields})

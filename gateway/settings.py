@@ -1,0 +1,57 @@
+"""The gateway's one settings object, read from ``PCGW_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: SQLite file by default; ``postgresql://…`` for the scaled-out shape.
+    database_url: str = "sqlite:///pcgw.db"
+
+    pc_base_url: str = "https://api.partnercenter.microsoft.com"
+    pc_login_url: str = "https://login.microsoftonline.com"
+    pc_tenant_id: str = ""
+    pc_client_id: str = ""
+    pc_client_secret: SecretStr = SecretStr("")
+    pc_resource: str = "https://api.partnercenter.microsoft.com"
+    #: Seconds for one upstream call (connect + answer).
+    pc_timeout: float = 60.0
+
+    #: Concurrent operations one gateway process runs.
+    workers: int = Field(default=16, ge=1, le=256)
+    #: A worker's hold on an operation; another worker may take it once this runs out.
+    lease_seconds: float = 60.0
+    #: Microsoft asks to resubmit two minutes after a 409 during renewal.
+    renewal_retry_seconds: float = 120.0
+    #: Polling back-off for orders still provisioning: first wait, cap.
+    order_poll_seconds: float = 2.0
+    order_poll_max_seconds: float = 60.0
+    #: How often to look whether a reseller or a customer accepted an invitation.
+    invitation_poll_seconds: float = 60.0
+    #: An invitation nobody accepts fails the operation after this long.
+    invitation_expiry_days: float = 30.0
+    #: Times an operation may find Partner Center unreachable before it fails.
+    max_unavailable_attempts: int = 12
+    #: Catalog answers and positive reseller checks are cached this long (negative: never).
+    catalog_ttl_seconds: float = 3600.0
+    reseller_ttl_seconds: float = 600.0
+    #: The catalog country used to resolve plan codes.
+    catalog_country: str = "US"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> GatewaySettings:
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            env = os.environ.get(f"PCGW_{name.upper()}")
+            if env is not None:
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

@@ -1,0 +1,112 @@
+"""Changes to an existing subscription: seats, cancel, suspend, resume, auto-renew.
+
+Each is one step: read the subscription (Partner Center's PATCH is full-replace, so the body
+must carry the current auto-renew and instructions, or Microsoft silently clears them), refuse
+what Microsoft's rules refuse — judged by Partner Center's own clock, the ``Date`` of its answer
+— and otherwise PATCH. A PATCH sets absolute values, so running it again after a crash changes
+nothing more. A 409 (renewal in progress) waits Microsoft's two minutes and tries again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from gateway import messages
+from gateway.journal import Operation
+from gateway.upstream import Reply
+from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext
+
+KINDS = ("change_seats", "cancel", "suspend", "resume", "auto_renew")
+
+
+def plan(op: Operation) -> Plan:
+    return [("update_subscription", update_subscription)]
+
+
+def _path(request: dict[str, Any]) -> str:
+    return f"/v1/customers/{request['customerId']}/subscriptions/{request['subscriptionId']}"
+
+
+def _instant(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def refusal(kind: str, request: dict[str, Any], sub: dict[str, Any], now: datetime) -> str | None:
+    """Why Microsoft would refuse this change, when the subscription as read already says so."""
+    status = sub.get("status")
+    if status == "deleted":
+        return messages.for_reason("subscription_deleted")
+    if status in ("expired", "disabled"):
+        return messages.for_reason("subscription_ended", status=status)
+    if sub.get("isTrial") and kind in ("change_seats", "cancel", "suspend", "resume"):
+        return messages.for_reason("trial")
+    if kind == "cancel":
+        until = _instant(sub.get("cancellationAllowedUntilDate"))
+        if until is None or now > until:
+            return messages.for_reason("window_closed", window_closed=messages.when(until))
+    elif kind == "change_seats":
+        quantity = int(request["quantity"])
+        if status == "suspended":
+            return messages.for_reason("subscription_suspended")
+        current = int(sub.get("quantity", 0))
+        reducible = int((sub.get("refundableQuantity") or {}).get("totalQuantity", 0))
+        floor = current - reducible
+        if quantity < floor:
+            return messages.for_reason("seats_below_floor", floor=floor, quantity=quantity)
+    elif kind == "resume" and status != "suspended":
+        return messages.for_reason("not_suspended", status=status)
+    elif kind == "suspend" and status == "suspended":
+        return messages.for_reason("already_suspended")
+    elif kind == "auto_renew" and status == "suspended":
+        return messages.for_reason("subscription_suspended")
+    return None
+
+
+def patched(kind: str, request: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+    """The full subscription with the one change applied (Microsoft's PATCH replaces whole)."""
+    body = {k: v for k, v in sub.items() if k not in ("links", "attributes")}
+    if kind == "change_seats":
+        body["quantity"] = request["quantity"]
+    elif kind == "cancel":
+        body["status"] = "deleted"
+    elif kind == "suspend":
+        body["status"] = "suspended"
+    elif kind == "resume":
+        body["status"] = "active"
+    elif kind == "auto_renew":
+        body["autoRenewEnabled"] = request["enabled"]
+    return body
+
+
+def view(sub: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "subscriptionId": sub.get("id"),
+        "status": sub.get("status"),
+        "quantity": sub.get("quantity"),
+        "autoRenewEnabled": sub.get("autoRenewEnabled"),
+    }
+
+
+def upstream_now(reply: Reply, fallback: datetime) -> datetime:
+    """Partner Center's time: the ``Date`` of its answer (the simulator's moves with its clock)."""
+    try:
+        return parsedate_to_datetime(reply.headers["Date"]).astimezone(UTC)
+    except (KeyError, TypeError, ValueError):
+        return fallback
+
+
+async def update_subscription(ctx: StepContext) -> Outcome:
+    reply = await ctx.pc.call("GET", _path(ctx.request))
+    current = reply.body
+    target = patched(ctx.op.kind, ctx.request, current)
+    if all(current.get(k) == target.get(k) for k in ("quantity", "status", "autoRenewEnabled")):
+        return Done({"after": view(current)}, result=view(current))
+    reason = refusal(ctx.op.kind, ctx.request, current, upstream_now(reply, ctx.now))
+    if reason is not None:
+        return Fail(reason, reason="rule")
+    updated = await ctx.call("PATCH", _path(ctx.request), body=target)
+    return Done({"after": view(updated)}, result=view(updated))

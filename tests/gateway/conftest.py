@@ -1,0 +1,146 @@
+"""The gateway against the real simulator: both apps in-process on real loopback ports.
+
+``gw`` is a client of the gateway's northbound API; ``sim`` drives the simulator's control plane
+and reads its Partner Center state as the provider; ``make_gateway`` starts another gateway on
+the same journal (to restart one mid-operation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import create_app as create_gateway
+from gateway.settings import GatewaySettings
+from simulator import SimulatorSettings
+from simulator import create_app as create_simulator
+from tests.simulator.conftest import PROVIDER, PartnerClient, sign_in
+
+FINISHED = ("succeeded", "failed")
+
+
+class Gateway:
+    def __init__(self, http: TestClient[Any, Any]) -> None:
+        self.http = http
+
+    async def post(self, path: str, body: Any, key: str | None = None) -> ClientResponse:
+        headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+        return await self.http.post(path, json=body, headers=headers)
+
+    async def submit(self, path: str, body: Any, key: str | None = None) -> dict[str, Any]:
+        resp = await self.post(path, body, key)
+        text = await resp.text()
+        assert resp.status == 202, text
+        return dict(await resp.json())
+
+    async def operation(self, op_id: str) -> dict[str, Any]:
+        resp = await self.http.get(f"/v1/operations/{op_id}")
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+    async def wait(self, op_id: str, until: tuple[str, ...] = FINISHED) -> dict[str, Any]:
+        """Poll until the operation reaches one of ``until`` (at most 20 s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20.0
+        while True:
+            op = await self.operation(op_id)
+            if op["status"] in until:
+                return op
+            assert loop.time() < deadline, f"operation still {op['status']}: {op}"
+            await asyncio.sleep(0.02)
+
+
+def purchase_order(prefix: str = "contoso", country: str = "US", **changes: Any) -> dict[str, Any]:
+    order: dict[str, Any] = {
+        "customer": {
+            "newTenant": {
+                "domainPrefix": prefix,
+                "companyName": "Contoso Ltd",
+                "address": {"line1": "1 Main St", "city": "Springfield", "state": "WA",
+                            "postalCode": "98052", "country": country},
+                "contact": {"firstName": "Jane", "lastName": "Doe", "email": "jane@contoso.com"},
+            }
+        },
+        "mca": {"firstName": "Jane", "lastName": "Doe", "email": "jane@contoso.com",
+                "acceptedOn": "2026-01-02"},
+        "reseller": {"mpnId": "2000002", "domain": "fabrikamresellers.onmicrosoft.com"},
+        "partnerOnRecordAttestation": True,
+        "lines": [{"planCode": "Microsoft 365 Business Basic (NCE COM 1YR MTH)", "quantity": 5}],
+    }  # fmt: skip
+    order.update(changes)
+    return order
+
+
+def fast_settings(sim_url: str, database: Path, **changes: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "port": 0,
+        "database_url": f"sqlite:///{database}",
+        "pc_base_url": sim_url,
+        "pc_login_url": sim_url,
+        "pc_tenant_id": PROVIDER["tenant_id"],
+        "pc_client_id": PROVIDER["client_id"],
+        "pc_client_secret": PROVIDER["client_secret"],
+        "workers": 4,
+        "renewal_retry_seconds": 0.2,
+        "order_poll_seconds": 0.05,
+        "invitation_poll_seconds": 0.1,
+        "pc_timeout": 10.0,
+    }
+    values.update(changes)
+    return GatewaySettings.model_validate(values)
+
+
+@pytest.fixture
+async def sim_http() -> AsyncIterator[TestClient[Any, Any]]:
+    client: TestClient[Any, Any] = TestClient(TestServer(create_simulator(SimulatorSettings())))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def sim(sim_http: TestClient[Any, Any]) -> PartnerClient:
+    """The simulator, signed in as the provider the gateway acts for."""
+    return await sign_in(
+        sim_http, PROVIDER["client_id"], PROVIDER["client_secret"], PROVIDER["tenant_id"]
+    )
+
+
+@pytest.fixture
+def sim_url(sim_http: TestClient[Any, Any]) -> str:
+    return str(sim_http.make_url("")).rstrip("/")
+
+
+MakeGateway = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def make_gateway(sim_url: str, tmp_path: Path) -> AsyncIterator[MakeGateway]:
+    started: list[TestClient[Any, Any]] = []
+
+    async def make(**changes: Any) -> Gateway:
+        settings = fast_settings(sim_url, tmp_path / "journal.db", **changes)
+        client: TestClient[Any, Any] = TestClient(TestServer(create_gateway(settings)))
+        await client.start_server()
+        started.append(client)
+        return Gateway(client)
+
+    try:
+        yield make
+    finally:
+        for client in reversed(started):
+            await client.close()
+
+
+@pytest.fixture
+async def gw(make_gateway: MakeGateway) -> Gateway:
+    return await make_gateway()
