@@ -16,7 +16,10 @@ LIMITATIONS:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from email.utils import format_datetime
 
@@ -126,7 +129,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     response: web.StreamResponse | None = None
     try:
         if path.startswith("/v1/"):
-            response = await _inject(request, sim)
+            if world.faults:
+                response = await _inject(request, sim)
             if response is None:
                 partner = auth.authenticate(sim, headers.get("Authorization"))
                 request[PARTNER] = partner
@@ -182,20 +186,41 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
+async def _freeze_gc(app: web.Application) -> AsyncIterator[None]:
+    """See ``SimulatorSettings.freeze_gc``: freeze what exists now, then every second."""
+
+    async def every_second() -> None:
+        while True:
+            gc.freeze()
+            await asyncio.sleep(1.0)
+
+    task = asyncio.create_task(every_second())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        gc.unfreeze()
+
+
 def create_app(settings: SimulatorSettings | None = None) -> web.Application:
     """The simulator as an aiohttp app, for ``pcgw sim`` or in-process use in tests."""
     settings = settings or SimulatorSettings()
     app = web.Application(middlewares=[pipeline], client_max_size=4 * 1024 * 1024)
     app[SIMULATOR] = Simulator.start(settings)
+    if settings.freeze_gc:
+        app.cleanup_ctx.append(_freeze_gc)
     router = app.router
-    control.add_routes(router)
-    auth.add_routes(router)
-    catalog.add_routes(router)
-    customers.add_routes(router)
-    agreements.add_routes(router)
-    partners.add_routes(router)
+    # aiohttp tries the routes under one prefix in registration order: the hottest first.
+    subscriptions.add_routes(router)
     carts.add_routes(router)
     orders.add_routes(router)
-    subscriptions.add_routes(router)
+    customers.add_routes(router)
+    agreements.add_routes(router)
     transfers.add_routes(router)
+    catalog.add_routes(router)
+    partners.add_routes(router)
+    control.add_routes(router)
+    auth.add_routes(router)
     return app

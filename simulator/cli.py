@@ -48,6 +48,9 @@ def serve(
         LogLevel, typer.Option(help="How much to log.", case_sensitive=False)
     ] = LogLevel.info,
     access_log: Annotated[bool, typer.Option(help="Log one JSON line per request.")] = True,
+    freeze_gc: Annotated[
+        bool, typer.Option(help="Keep the world out of the garbage collector's full passes.")
+    ] = True,
 ) -> None:
     """Serve Partner Center on HOST:PORT: sign-in at /{tenant}/oauth2/token, the API under /v1,
     the control plane under /_sim."""
@@ -58,6 +61,7 @@ def serve(
         "port": port,
         "seed": seed,
         "control_key": control_key,
+        "freeze_gc": freeze_gc,
     }
     if clock_start is not None:
         overrides["clock_start"] = clock_start.replace(tzinfo=clock_start.tzinfo or UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ class Simulator:
 
     def reset(self) -> None:
         self.world = new_world(self.settings.clock_start, self.settings.seed)
+        if self.settings.freeze_gc:
+            gc.unfreeze()  # the old world is garbage now: let the collector see it once
+            gc.collect()
+            gc.freeze()
 
     def sign(self, payload: bytes) -> bytes:
         return hmac.digest(self.signing_key, payload, "sha256")

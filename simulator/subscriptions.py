@@ -30,7 +30,18 @@ from simulator import catalog, lifecycle
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError
 from simulator.models import Partner, SeatBatch, Subscription
-from simulator.wire import Inbound, body_as, collection, day, iso, link, query_one, respond
+from simulator.wire import (
+    JSON_TYPE,
+    Inbound,
+    body_as,
+    collection,
+    day,
+    dumps,
+    iso,
+    link,
+    query_one,
+    respond,
+)
 from simulator.world import World
 
 HOURS = 168
@@ -252,7 +263,22 @@ async def get_subscription(request: web.Request) -> web.Response:
     world, partner = world_of(request), partner_of(request)
     customer = customer_of(request)
     sub = owned(world, partner, customer.tenant_id, request.match_info["subscription"])
-    return respond(render(sub, world.now))
+    return web.Response(body=rendered(world, sub), content_type=JSON_TYPE)
+
+
+def rendered(world: World, sub: Subscription) -> bytes:
+    """The subscription's JSON, cached until it changes (``version``) or the clock moves: the
+    hottest read a marketplace makes, and the answer only depends on those two."""
+    key = (sub.version, world.now)
+    cache = world.render_cache
+    hit = cache.get(sub.id)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    body = dumps(render(sub, world.now))
+    if len(cache) >= 4096:
+        cache.clear()
+    cache[sub.id] = (key, body)
+    return body
 
 
 async def patch_subscription(request: web.Request) -> web.Response:

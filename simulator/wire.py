@@ -34,8 +34,9 @@ def iso(moment: datetime | None) -> str | None:
     """``2026-01-01T00:00:00Z`` with microseconds only when present, as Microsoft writes them."""
     if moment is None:
         return None
-    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()[:-6] + "Z"  # every stored instant is aware UTC: drop "+00:00"
 
 
 def day(moment: date) -> str:

@@ -101,6 +101,8 @@ class World:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     subscriptions_by_customer: dict[str, list[Subscription]] = field(default_factory=dict)
     orders_by_customer: dict[str, list[Order]] = field(default_factory=dict)
+    #: Rendered subscriptions by id: ((version, now), JSON bytes); bounded, see subscriptions.
+    render_cache: dict[str, tuple[tuple[int, datetime], bytes]] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     stored_answers: dict[tuple[str, str, str], Stored] = field(default_factory=dict)
     requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=10_000))
