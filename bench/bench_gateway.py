@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -173,7 +172,8 @@ async def requests_seen(session: aiohttp.ClientSession, sim: str) -> list[dict[s
         return list((await resp.json())["items"])
 
 
-async def main(count: int, serial: int) -> dict[str, Any]:
+def main(count: int, serial: int) -> dict[str, Any]:
+    """Start the simulator and the gateway as processes, measure, stop them."""
     work = Path(tempfile.mkdtemp(prefix="pcgw-bench-"))
     sim_port, gw_port = free_port(), free_port()
     sim, gw = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{gw_port}"
@@ -196,42 +196,7 @@ async def main(count: int, serial: int) -> dict[str, Any]:
          f"sqlite:///{work / 'journal.db'}"], env=env, stdout=devnull, stderr=devnull, cwd=ROOT,
     )  # fmt: skip
     try:
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=128), timeout=aiohttp.ClientTimeout(total=60)
-        ) as session:
-            await wait_up(session, f"{sim}/_sim/clock")
-            await wait_up(session, f"{gw}/openapi.json")
-            async with session.put(f"{sim}/_sim/config", json={"rateLimitPerMinute": 0}):
-                pass
-            # Warm the gateway's caches (catalog, reseller) and both processes.
-            for i in range(5):
-                await wait_done(
-                    session, gw, await purchase(session, gw, f"w{i}{uuid.uuid4().hex[:6]}")
-                )
-
-            # 2. one at a time: gateway versus direct, and 3. calls per purchase.
-            before = len(await requests_seen(session, sim))
-            started = time.perf_counter()
-            for i in range(serial):
-                await wait_done(
-                    session, gw, await purchase(session, gw, f"s{i}{uuid.uuid4().hex[:6]}")
-                )
-            gateway_serial = (time.perf_counter() - started) / serial
-            gateway_calls = (len(await requests_seen(session, sim)) - before) / serial
-            async with session.post(
-                f"{sim}/{PROVIDER['tenant']}/oauth2/token",
-                data={"grant_type": "client_credentials", "client_id": PROVIDER["client_id"],
-                      "client_secret": PROVIDER["secret"],
-                      "resource": "https://api.partnercenter.microsoft.com"},
-            ) as resp:  # fmt: skip
-                token = (await resp.json())["access_token"]
-            started = time.perf_counter()
-            for i in range(serial):
-                await direct_purchase(session, sim, token, f"d{i}{uuid.uuid4().hex[:6]}")
-            direct_serial = (time.perf_counter() - started) / serial
-
-            # 1. throughput
-            flow = await throughput(session, gw, count)
+        return asyncio.run(measure(sim, gw, count, serial))
     finally:
         for proc in (gw_proc, sim_proc):
             proc.terminate()
@@ -240,6 +205,41 @@ async def main(count: int, serial: int) -> dict[str, Any]:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+async def measure(sim: str, gw: str, count: int, serial: int) -> dict[str, Any]:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=128), timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+        await wait_up(session, f"{sim}/_sim/clock")
+        await wait_up(session, f"{gw}/openapi.json")
+        async with session.put(f"{sim}/_sim/config", json={"rateLimitPerMinute": 0}):
+            pass
+        # Warm the gateway's caches (catalog, reseller) and both processes.
+        for i in range(5):
+            await wait_done(session, gw, await purchase(session, gw, f"w{i}{uuid.uuid4().hex[:6]}"))
+
+        # 2. one at a time: gateway versus direct, and 3. calls per purchase.
+        before = len(await requests_seen(session, sim))
+        started = time.perf_counter()
+        for i in range(serial):
+            await wait_done(session, gw, await purchase(session, gw, f"s{i}{uuid.uuid4().hex[:6]}"))
+        gateway_serial = (time.perf_counter() - started) / serial
+        gateway_calls = (len(await requests_seen(session, sim)) - before) / serial
+        async with session.post(
+            f"{sim}/{PROVIDER['tenant']}/oauth2/token",
+            data={"grant_type": "client_credentials", "client_id": PROVIDER["client_id"],
+                  "client_secret": PROVIDER["secret"],
+                  "resource": "https://api.partnercenter.microsoft.com"},
+        ) as resp:  # fmt: skip
+            token = (await resp.json())["access_token"]
+        started = time.perf_counter()
+        for i in range(serial):
+            await direct_purchase(session, sim, token, f"d{i}{uuid.uuid4().hex[:6]}")
+        direct_serial = (time.perf_counter() - started) / serial
+
+        # 1. throughput
+        flow = await throughput(session, gw, count)
     per_call_gateway = gateway_serial / gateway_calls
     per_call_direct = direct_serial / MINIMAL_CALLS
     return {
@@ -287,7 +287,7 @@ if __name__ == "__main__":
     parser.add_argument("--purchases", type=int, default=2000)
     parser.add_argument("--serial", type=int, default=100)
     args = parser.parse_args()
-    results = asyncio.run(main(args.purchases, args.serial))
+    results = main(args.purchases, args.serial)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     report(results)
