@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from adapters.partner_center import PartnerCenterClient, TokenProvider
+from adapters.partner_center import PartnerCenterClient, RetryPolicy, TokenProvider
 from adapters.storage import SqlJournal
 from gateway import api
 from gateway.api.errors import middleware
@@ -46,7 +46,13 @@ def create_app(
             settings.pc_client_secret.get_secret_value(),
             settings.pc_resource,
         )
-        pc = PartnerCenterClient(session, settings.pc_base_url, tokens)
+        policy = RetryPolicy(
+            attempts=settings.pc_retry_attempts,
+            backoff=settings.pc_retry_backoff_seconds,
+            jitter=settings.pc_retry_jitter_seconds,
+            max_retry_after=settings.pc_max_retry_after_seconds,
+        )
+        pc = PartnerCenterClient(session, settings.pc_base_url, tokens, policy)
         caches = Caches(
             TtlCache(settings.catalog_ttl_seconds), TtlCache(settings.reseller_ttl_seconds)
         )

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.api.errors import ApiError
 from gateway.cache import TtlCache
 from gateway.upstream import PartnerCenter, PartnerCenterError
 
@@ -24,6 +23,14 @@ PLAN_CODE = re.compile(
 SEGMENTS = {"COM": "commercial", "EDU": "education", "GOV": "government"}
 TERMS = {"1MO": "P1M", "1YR": "P1Y", "3YR": "P3Y"}
 BILLING = {"MTH": "monthly", "ANN": "annual", "TRI": "triennial"}
+
+
+class LineRefused(Exception):
+    """An order line the catalog cannot sell as asked; ``field`` names the part at fault."""
+
+    def __init__(self, code: str, message: str, field: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +84,24 @@ class Catalog:
                 )
         return found
 
+    async def offer(self, catalog_item_id: str, country: str) -> Offer | None:
+        """The offer with this id (any case), or ``None`` when the catalog does not list it."""
+        item = catalog_item_id.upper()
+        try:
+            offers = await self.offers(item.split(":")[0], country)
+        except PartnerCenterError as exc:
+            if exc.status != 404:
+                raise
+            return None
+        return next((o for o in offers if o.catalog_item_id.upper() == item), None)
+
     async def products(self, country: str) -> list[dict[str, Any]]:
         body = await self._get("/v1/products", {"country": country, "targetView": "OnlineServices"})
         return list(body.get("items", []))
 
     async def resolve(self, line: dict[str, Any], index: int, country: str) -> dict[str, Any]:
-        """One northbound line → ``{catalogItemId, termDuration, billingCycle, quantity, …}``,
-        or a 400 naming the field."""
+        """One northbound line → ``{catalogItemId, termDuration, billingCycle, quantity, …}``;
+        raises :class:`LineRefused` naming the field."""
         where = f"lines[{index}]"
         if line.get("planCode"):
             offer, term, cycle = await self._by_plan_code(line["planCode"], where, country)
@@ -91,9 +109,9 @@ class Catalog:
             offer, term, cycle = await self._by_item(line, where, country)
         quantity = line["quantity"]
         if not offer.minimum <= quantity <= offer.maximum:
-            raise ApiError(400, "quantity_out_of_range",
-                           f"{where}.quantity {quantity} is outside this offer's range "
-                           f"({offer.minimum}-{offer.maximum})", f"{where}.quantity")  # fmt: skip
+            raise LineRefused("quantity_out_of_range",
+                              f"{where}.quantity {quantity} is outside this offer's range "
+                              f"({offer.minimum}-{offer.maximum})", f"{where}.quantity")  # fmt: skip
         out = {"catalogItemId": offer.catalog_item_id, "termDuration": term, "billingCycle": cycle,
                "quantity": quantity, "title": offer.title}  # fmt: skip
         if line.get("friendlyName"):
@@ -106,60 +124,49 @@ class Catalog:
         field = f"{where}.planCode"
         match = PLAN_CODE.match(code)
         if match is None:
-            raise ApiError(400, "unknown_plan_code",
-                           f"{field} {code!r} is not a plan code like 'Microsoft 365 Business "
-                           "Basic (NCE COM 1YR MTH)'", field)  # fmt: skip
+            raise LineRefused("unknown_plan_code",
+                              f"{field} {code!r} is not a plan code like 'Microsoft 365 Business "
+                              "Basic (NCE COM 1YR MTH)'", field)  # fmt: skip
         title = match["title"].strip().lower()
         product = next(
             (p for p in await self.products(country) if p.get("title", "").lower() == title), None
         )
         if product is None:
-            raise ApiError(400, "unknown_plan_code",
-                           f"{field}: no product titled {match['title'].strip()!r} in the catalog", field)  # fmt: skip
+            raise LineRefused("unknown_plan_code",
+                              f"{field}: no product titled {match['title'].strip()!r} in the catalog", field)  # fmt: skip
         segment = SEGMENTS[match["segment"].upper()]
         cycle = BILLING[match["billing"].upper()]
         offers = [o for o in await self.offers(product["id"], country, segment) if not o.is_trial]
         if not offers:
-            raise ApiError(400, "unknown_plan_code",
-                           f"{field}: {product['title']} is not sold in the {segment} segment", field)  # fmt: skip
+            raise LineRefused("unknown_plan_code",
+                              f"{field}: {product['title']} is not sold in the {segment} segment", field)  # fmt: skip
         offer = next((o for o in offers if o.title.lower() == title), offers[0])
         if match["term"]:
             term: str | None = TERMS[match["term"].upper()]
         else:
             terms = {t for t, c in offer.terms if c == cycle}
             if len(terms) != 1:
-                raise ApiError(400, "unknown_plan_code",
-                               f"{field} names no term and {product['title']} is sold with "
-                               f"several for {cycle} billing; add 1MO, 1YR or 3YR", field)  # fmt: skip
+                raise LineRefused("unknown_plan_code",
+                                  f"{field} names no term and {product['title']} is sold with "
+                                  f"several for {cycle} billing; add 1MO, 1YR or 3YR", field)  # fmt: skip
             term = terms.pop()
         if (term, cycle) not in offer.terms:
-            raise ApiError(400, "unknown_plan_code",
-                           f"{field}: {product['title']} is not sold as {term}/{cycle}", field)  # fmt: skip
+            raise LineRefused("unknown_plan_code",
+                              f"{field}: {product['title']} is not sold as {term}/{cycle}", field)  # fmt: skip
         return offer, term, cycle
 
     async def _by_item(
         self, line: dict[str, Any], where: str, country: str
     ) -> tuple[Offer, str | None, str]:
-        item = line["catalogItemId"].upper()
         field = f"{where}.catalogItemId"
-        try:
-            offers = await self.offers(item.split(":")[0], country)
-        except PartnerCenterError as exc:
-            if exc.status != 404:
-                raise
-            offers = []
-        offer = next((o for o in offers if o.catalog_item_id.upper() == item), None)
+        offer = await self.offer(line["catalogItemId"], country)
         if offer is None:
-            raise ApiError(
-                400,
-                "unknown_offer",
-                f"{field} {line['catalogItemId']} is not in the catalog",
-                field,
-            )
+            raise LineRefused("unknown_offer",
+                              f"{field} {line['catalogItemId']} is not in the catalog", field)  # fmt: skip
         term, cycle = line.get("termDuration"), line["billingCycle"]
         if (term, cycle) not in offer.terms:
             sold = ", ".join(f"{t or 'no term'}/{c}" for t, c in offer.terms)
-            raise ApiError(400, "unknown_offer",
-                           f"{where}: {offer.title} is not sold as {term or 'no term'}/{cycle}; sold as {sold}",
-                           f"{where}.termDuration")  # fmt: skip
+            raise LineRefused("unknown_offer",
+                              f"{where}: {offer.title} is not sold as {term or 'no term'}/{cycle}; sold as {sold}",
+                              f"{where}.termDuration")  # fmt: skip
         return offer, term, cycle

@@ -10,7 +10,8 @@ gateway keeps, and its rules are what make the gateway exactly-once:
   outcome is written before the next step starts; a step that was ``running`` when the gateway
   died runs again with the **same** ``MS-RequestId``, which Partner Center deduplicates;
 - an operation is claimed with a lease before a worker runs it, so two workers never run the same
-  operation at once; a lease that runs out (its worker died) frees the operation for another.
+  operation at once; the worker extends the lease while it runs, and a lease that runs out (its
+  worker died) frees the operation for another.
 
 The protocol below is what a store must fill; ``adapters/storage`` has SQLite (the embedded
 default) and, later, PostgreSQL.
@@ -122,6 +123,11 @@ class Journal(Protocol):
 
     async def take_secrets(self, operation_id: str) -> dict[str, Any] | None:
         """Return and erase the operation's one-time secrets (a new tenant's credentials)."""
+
+    async def extend_lease(self, operation_id: str, worker: str, until: datetime) -> bool:
+        """Push ``worker``'s lease on the operation to ``until`` (a step can outlast one lease:
+        retries honouring ``Retry-After``, slow answers); ``False`` when the lease is no longer
+        this worker's."""
 
     async def release_all(self) -> int:
         """Free every lease (at start of a single-process gateway, every lease is stale)."""

@@ -38,8 +38,17 @@ class GatewaySettings(BaseModel):
     invitation_poll_seconds: float = 60.0
     #: An invitation nobody accepts fails the operation after this long.
     invitation_expiry_days: float = 30.0
-    #: Times an operation may find Partner Center unreachable before it fails.
+    #: Times an operation may find Partner Center unreachable before it fails, and the first
+    #: wait between those times (doubling each time, at most five minutes).
     max_unavailable_attempts: int = 12
+    unavailable_backoff_seconds: float = 2.0
+    #: Retries inside one Partner Center call (429, 5xx, no answer), all with one MS-RequestId:
+    #: attempts, back-off base and jitter without Retry-After, and the longest Retry-After slept
+    #: on in place (a longer one reschedules the step instead of holding a worker).
+    pc_retry_attempts: int = Field(default=6, ge=1)
+    pc_retry_backoff_seconds: float = 0.5
+    pc_retry_jitter_seconds: float = 1.0
+    pc_max_retry_after_seconds: float = 60.0
     #: Catalog answers and positive reseller checks are cached this long (negative: never).
     catalog_ttl_seconds: float = 3600.0
     reseller_ttl_seconds: float = 600.0

@@ -1,10 +1,13 @@
-"""Workers: tasks that claim due operations from the journal and run their steps.
+"""Workers: one claimer takes due operations from the journal and runs each in its own task,
+at most ``settings.workers`` at once.
 
-A new operation wakes a worker at once; otherwise workers look for due work every
-``POLL`` seconds (operations waiting on Partner Center come due on their own). Each worker
-runs one operation at a time; ``settings.workers`` of them run concurrently in one process.
-Stopping cancels nothing mid-step on purpose: ``stop()`` lets running steps finish, and an
-operation left mid-step by a crash resumes from that step with the same ``MS-RequestId``.
+A single claimer, not N polling workers: N idle workers woken together would all query the
+journal for the same new operation (a thundering herd that queues N transactions on SQLite's
+one writer). A new operation wakes the claimer at once; otherwise it looks for due work every
+``poll`` seconds (operations waiting on Partner Center come due on their own).
+
+``stop()`` lets running steps finish (up to a grace period); an operation left mid-step by a
+crash resumes from that step with the same ``MS-RequestId``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import socket
 import structlog
 
 from gateway.clock import Clock
-from gateway.journal import Journal
+from gateway.journal import Journal, Operation
 from gateway.settings import GatewaySettings
 from gateway.upstream import PartnerCenter
 from gateway.workflows import plan_for
@@ -42,37 +45,49 @@ class Workers:
         self._caches = caches
         self._clock = clock
         self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.workers)
         self._stopping = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self._claimer: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.poll = POLL
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._loop(i), name=f"worker-{i}")
-            for i in range(self._settings.workers)
-        ]
+        self._claimer = asyncio.create_task(self._claim_loop(), name="claimer")
 
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def busy(self) -> int:
+        return len(self._running)
+
     async def stop(self, grace: float = 10.0) -> None:
         self._stopping = True
         self._wake.set()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(self._tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        for task in pending:
+        if self._claimer is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._claimer
+        if self._running:
+            _, pending = await asyncio.wait(self._running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def run_once(self) -> bool:
-        """Claim and run one due operation; ``False`` when nothing was due."""
-        op = await self._journal.claim(self.name, self._clock(), self._settings.lease_seconds)
+        """Claim and run one due operation to its next wait or end; ``False`` if none was due."""
+        op = await self._claim()
         if op is None:
             return False
+        await self._run(op)
+        return True
+
+    async def _claim(self) -> Operation | None:
+        return await self._journal.claim(self.name, self._clock(), self._settings.lease_seconds)
+
+    async def _run(self, op: Operation) -> None:
         structlog.contextvars.bind_contextvars(operation_id=op.id)
         try:
             await run_operation(
@@ -85,20 +100,34 @@ class Workers:
                 clock=self._clock,
                 worker=self.name,
             )
+        except Exception:  # a bug in one operation must not stop the others
+            log.exception("operation.crashed", operation_id=op.id)
         finally:
             structlog.contextvars.unbind_contextvars("operation_id")
-        return True
+        if not op.status.finished:
+            # Due before the next poll (a short back-off, a 409 retry): wake the claimer then.
+            delay = (op.run_after - self._clock()).total_seconds()
+            if delay < self.poll:
+                asyncio.get_running_loop().call_later(max(delay, 0.0) + 0.005, self.wake)
 
-    async def _loop(self, index: int) -> None:
+    async def _claim_loop(self) -> None:
         while not self._stopping:
+            await self._slots.acquire()
+            self._wake.clear()  # before the claim: a wake-up during it is not lost
             try:
-                ran = await self.run_once()
-            except Exception:  # a bug in one operation must not stop the worker
-                log.exception("worker.error", worker=index)
-                ran = False
-            if ran:
-                self._wake.set()  # there may be more; let the others look too
+                op = await self._claim()
+            except Exception:
+                log.exception("worker.claim_failed")
+                op = None
+            if op is None:
+                self._slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
                 continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            task = asyncio.create_task(self._run(op), name=f"operation-{op.id}")
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()

@@ -140,6 +140,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                 if wait is not None:
                     response = throttled(wait)
                 elif request.method == "POST" and request_id:
+                    # Read the body first: from the stored-answer check to the handler's change
+                    # there is then no point where a concurrent repeat could slip in.
+                    await request.read()
                     stored_key = (partner.tenant_id, request_id, path)
                     stored = world.stored_answers.get(stored_key)
                     if stored is not None:

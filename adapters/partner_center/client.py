@@ -41,8 +41,12 @@ log = structlog.get_logger("gateway.upstream")
 class RetryPolicy:
     attempts: int = 6
     max_delay: float = 120.0  # give up after this long in total
-    max_retry_after: float = 60.0  # a longer Retry-After fails fast instead of sleeping
+    #: A longer ``Retry-After`` is not slept on here: the call fails at once and the workflow
+    #: reschedules its step for after it, so a worker is not held for minutes.
+    max_retry_after: float = 60.0
+    #: Waits without ``Retry-After``: ``backoff * 2**n`` plus up to ``jitter`` seconds, at most 30.
     backoff: float = 0.5
+    jitter: float = 1.0
 
 
 def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
@@ -55,7 +59,9 @@ class _Wait:
     """``Retry-After`` when Microsoft gives one, jittered exponential back-off otherwise."""
 
     def __init__(self, policy: RetryPolicy) -> None:
-        self._fallback = wait_exponential_jitter(multiplier=policy.backoff, max=30)
+        self._fallback = wait_exponential_jitter(
+            multiplier=policy.backoff, jitter=policy.jitter, max=30
+        )
         self._cap = policy.max_retry_after
 
     def __call__(self, state: RetryCallState) -> float:
@@ -78,7 +84,8 @@ class PartnerCenterClient:
         self._session = session
         self._base = base_url.rstrip("/")
         self._tokens = tokens
-        self._policy = policy or RetryPolicy()
+        #: Read at each call, so it can be tuned on a running client.
+        self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self.calls = 0
 
@@ -96,7 +103,7 @@ class PartnerCenterClient:
         """One logical call, retried as a unit with one ``MS-RequestId``."""
         request_id = request_id or str(uuid.uuid4())
         correlation_id = correlation_id or str(uuid.uuid4())
-        policy = self._policy
+        policy = self.policy
         kwargs: dict[str, Any] = {}
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
@@ -156,15 +163,15 @@ class PartnerCenterClient:
                 continue
             if status >= 400:
                 raise PartnerCenterError.from_answer(status, raw, answer_headers, request_id)
-            return Reply(status, _json(raw), answer_headers, request_id)
+            return Reply(status, _json(raw, request_id), answer_headers, request_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _json(raw: bytes) -> Any:
+def _json(raw: bytes, request_id: str) -> Any:
     if not raw:
         return None
     try:
         return json.loads(raw)
     except ValueError as exc:
         raise UpstreamError(f"Partner Center sent a body that is not JSON: {exc}",
-                            ms_request_id=None) from exc  # fmt: skip
+                            ms_request_id=request_id) from exc  # fmt: skip

@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 
 import aiohttp
+from pydantic import ValidationError
 
 from contracts.partner_center.resources import Token
-from gateway.upstream import PartnerCenterError, UpstreamUnavailable
+from gateway.upstream import PartnerCenterError, UpstreamError, UpstreamUnavailable
 
 #: Refresh this long before expiry (Microsoft's SDK uses 30 s; network time eats into it).
 EARLY = 60.0
@@ -66,9 +67,17 @@ class TokenProvider:
                         f"sign-in refused: {raw[:300].decode(errors='replace')}",
                         ms_request_id=None,
                     )  # fmt: skip
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(f"sign-in failed: {exc}", ms_request_id=None) from exc
-        answer = Token.model_validate_json(raw)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamUnavailable(
+                f"sign-in failed: no answer ({exc.__class__.__name__})", ms_request_id=None
+            ) from exc
+        try:
+            answer = Token.model_validate_json(raw)
+        except ValidationError as exc:
+            raise UpstreamError(
+                f"sign-in answered 200 without a usable token: {raw[:200].decode(errors='replace')}",
+                ms_request_id=None,
+            ) from exc
         self._token = answer.access_token
         self._expires = self._clock() + answer.expires_in
         self.sign_ins += 1

@@ -79,15 +79,68 @@ _STEP_FIELDS = {
     "output": _p("output", _S.output),
     "error": _p("error", _S.error),
 }
-_STEP_UPDATE = (
-    sa.update(steps)
-    .where(_S.operation_id == sa.bindparam("op"), _S.position == sa.bindparam("pos"))
-    .values(**_STEP_FIELDS)
-)
-_STEP_INSERT = sa.insert(steps).values(
-    operation_id=sa.bindparam("op"), position=sa.bindparam("pos"), **_STEP_FIELDS
-)
+
+
+def _step_upsert(dialect: str) -> Any:
+    """One statement whether the step is new or running again (``ON CONFLICT DO UPDATE``)."""
+    insert = postgresql.insert(steps) if dialect == "postgresql" else sqlite.insert(steps)
+    stmt = insert.values(
+        operation_id=sa.bindparam("op"), position=sa.bindparam("pos"), **_STEP_FIELDS
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["operation_id", "position"],
+        set_={name: stmt.excluded[name] for name in _STEP_FIELDS},
+    )
+
+
 _O = operations.c
+_BY_ID = sa.select(operations).where(_O.id == sa.bindparam("op"))
+_BY_KEY = sa.select(operations).where(
+    _O.owner == sa.bindparam("owner"), _O.idempotency_key == sa.bindparam("key")
+)
+_STEPS_OF = sa.select(steps).where(_S.operation_id == sa.bindparam("op")).order_by(_S.position)
+
+
+def _create(dialect: str) -> Any:
+    """Insert unless (owner, idempotency key) exists: the race between two equal requests is
+    settled by the unique constraint, not by a read first."""
+    insert = postgresql.insert(operations) if dialect == "postgresql" else sqlite.insert(operations)
+    columns = ("id", "kind", "status", "owner", "idempotency_key", "body_hash", "request",
+               "result", "error", "action", "secrets", "created_at", "updated_at", "run_after",
+               "attempts")  # fmt: skip
+    return insert.values(**{c: _p(c, _O[c]) for c in columns}).on_conflict_do_nothing(
+        index_elements=["owner", "idempotency_key"]
+    )
+
+
+def _claim(dialect: str) -> Any:
+    """Lease the due operation that waited longest; PostgreSQL skips rows another replica has
+    locked, SQLite's single writer (``BEGIN IMMEDIATE``) needs no such thing."""
+    now = sa.bindparam("now", type_=_O.run_after.type)
+    due = (
+        sa.select(_O.id)
+        .where(
+            _O.status.in_(UNFINISHED),
+            _O.run_after <= now,
+            sa.or_(_O.lease_until.is_(None), _O.lease_until < now),
+        )
+        .order_by(_O.run_after)
+        .limit(1)
+    )
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return (
+        sa.update(operations)
+        .where(_O.id == due.scalar_subquery())
+        .values(
+            lease_owner=sa.bindparam("worker"),
+            lease_until=sa.bindparam("until", type_=_O.lease_until.type),
+            attempts=_O.attempts + 1,
+        )
+        .returning(*operations.c)
+    )
+
+
 _OP_FIELDS = {
     "status": _p("status", _O.status),
     "result": _p("result", _O.result),
@@ -154,6 +207,9 @@ class SqlJournal:
     def __init__(self, url: str, *, threads: int | None = None) -> None:
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
+        self._step_upsert = _step_upsert(self.dialect)
+        self._create = _create(self.dialect)
+        self._claim = _claim(self.dialect)
         self._pool = ThreadPoolExecutor(
             max_workers=threads or (1 if self.dialect == "sqlite" else 8),
             thread_name_prefix="journal",
@@ -195,22 +251,13 @@ class SqlJournal:
         }
 
         def work(conn: sa.Connection) -> tuple[Operation, bool]:
-            insert = (
-                postgresql.insert(operations)
-                if self.dialect == "postgresql"
-                else sqlite.insert(operations)
-            )
-            stmt = insert.values(**values).on_conflict_do_nothing(
-                index_elements=["owner", "idempotency_key"]
-            )
-            created = conn.execute(stmt).rowcount == 1
+            created = conn.execute(self._create, values).rowcount == 1
+            if created:
+                return operation, True
             row = conn.execute(
-                sa.select(operations).where(
-                    operations.c.owner == operation.owner,
-                    operations.c.idempotency_key == operation.idempotency_key,
-                )
+                _BY_KEY, {"owner": operation.owner, "key": operation.idempotency_key}
             ).one()
-            return _row_to_operation(row), created
+            return _row_to_operation(row), False
 
         return await self._run(work)
 
@@ -218,20 +265,15 @@ class SqlJournal:
         if row is None:
             return None
         op = _row_to_operation(row)
-        op.steps = [
-            _row_to_step(s)
-            for s in conn.execute(
-                sa.select(steps).where(steps.c.operation_id == op.id).order_by(steps.c.position)
-            )
-        ]
+        op.steps = [_row_to_step(s) for s in conn.execute(_STEPS_OF, {"op": op.id})]
         return op
 
     async def get(self, operation_id: str, owner: str | None = None) -> Operation | None:
         def work(conn: sa.Connection) -> Operation | None:
-            query = sa.select(operations).where(operations.c.id == operation_id)
-            if owner is not None:
-                query = query.where(operations.c.owner == owner)
-            return self._load(conn, conn.execute(query).one_or_none())
+            row = conn.execute(_BY_ID, {"op": operation_id}).one_or_none()
+            if row is not None and owner is not None and row.owner != owner:
+                return None
+            return self._load(conn, row)
 
         return await self._run(work)
 
@@ -265,23 +307,8 @@ class SqlJournal:
         until = now + timedelta(seconds=lease_seconds)
 
         def work(conn: sa.Connection) -> Operation | None:
-            due = (
-                sa.select(operations.c.id)
-                .where(
-                    operations.c.status.in_(UNFINISHED),
-                    operations.c.run_after <= now,
-                    sa.or_(operations.c.lease_until.is_(None), operations.c.lease_until < now),
-                )
-                .order_by(operations.c.run_after)
-                .limit(1)
-            )
-            if self.dialect == "postgresql":
-                due = due.with_for_update(skip_locked=True)
             row = conn.execute(
-                sa.update(operations)
-                .where(operations.c.id == due.scalar_subquery())
-                .values(lease_owner=worker, lease_until=until, attempts=operations.c.attempts + 1)
-                .returning(*operations.c)
+                self._claim, {"now": now, "until": until, "worker": worker}
             ).one_or_none()
             return self._load(conn, row)
 
@@ -323,9 +350,8 @@ class SqlJournal:
             }
 
         def work(conn: sa.Connection) -> None:
-            for row in step_rows:
-                if not conn.execute(_STEP_UPDATE, row).rowcount:
-                    conn.execute(_STEP_INSERT, row)
+            if step_rows:
+                conn.execute(self._step_upsert, step_rows)
             if op_row is not None:
                 conn.execute(_OP_RELEASE if release else _OP_UPDATE, op_row)
 
@@ -343,6 +369,18 @@ class SqlJournal:
             )
             secrets: dict[str, Any] = row.secrets
             return secrets
+
+        return await self._run(work)
+
+    async def extend_lease(self, operation_id: str, worker: str, until: datetime) -> bool:
+        def work(conn: sa.Connection) -> bool:
+            return bool(
+                conn.execute(
+                    sa.update(operations)
+                    .where(operations.c.id == operation_id, operations.c.lease_owner == worker)
+                    .values(lease_until=until)
+                ).rowcount
+            )
 
         return await self._run(work)
 

@@ -26,6 +26,10 @@ class ErrorView(Outbound):
 
     message: str
     step: str | None = None
+    #: The gateway's own reason when it refused without asking Microsoft, or gave up:
+    #: ``rule``, ``unavailable``, ``domain_taken``, ``mpa_not_signed``, ``*_invitation_expired``,
+    #: ``cart_line``, ``eu_efta``, ``order_failed``, ``internal``.
+    reason: str | None = None
     partner_center_status: int | None = None
     partner_center_code: int | None = None
     partner_center_description: str | None = None

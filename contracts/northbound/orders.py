@@ -5,23 +5,39 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from contracts.northbound.base import Inbound
 
+COUNTRY = r"^[A-Z]{2}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+MPN_ID = r"^\d{1,10}$"
+TENANT_DOMAIN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$"
+DOMAIN_PREFIX = r"^[a-z0-9](?:[a-z0-9-]{0,25}[a-z0-9])?$"
+CATALOG_ITEM_ID = r"^[A-Za-z0-9]+:[A-Za-z0-9]+:[A-Za-z0-9]+$"
+#: Each pattern as a refusal says it, so a 400 names the rule rather than a regular expression.
+PATTERN_RULES = {
+    COUNTRY: "a two-letter ISO country code in capitals, e.g. US",
+    EMAIL: "an email address",
+    MPN_ID: "an MPN ID: digits only, at most 10",
+    TENANT_DOMAIN: "a full tenant domain such as fabrikam.onmicrosoft.com",
+    DOMAIN_PREFIX: "1-27 letters, digits or inner hyphens (the part before .onmicrosoft.com)",
+    CATALOG_ITEM_ID: "a catalog item id: product:sku:availability, e.g. CFQ7TTC0LH18:0001:CFQ7TTC0K971",
+}
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
-MpnId = Annotated[str, StringConstraints(pattern=r"^\d{1,10}$")]
-TenantDomain = Annotated[
-    str,
-    StringConstraints(
-        to_lower=True, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$"
-    ),
-]
-DomainPrefix = Annotated[
-    str, StringConstraints(to_lower=True, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,25}[a-z0-9])?$")
-]
+Country = Annotated[str, StringConstraints(pattern=COUNTRY)]
+Email = Annotated[str, StringConstraints(pattern=EMAIL, max_length=254)]
+MpnId = Annotated[str, StringConstraints(pattern=MPN_ID)]
+
+
+def _lower(value: object) -> object:
+    """Domains ignore case; pydantic matches ``pattern`` before ``to_lower``, so lower first."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+TenantDomain = Annotated[str, StringConstraints(pattern=TENANT_DOMAIN), BeforeValidator(_lower)]
+DomainPrefix = Annotated[str, StringConstraints(pattern=DOMAIN_PREFIX), BeforeValidator(_lower)]
 
 
 class Address(Inbound):
@@ -88,10 +104,7 @@ class OrderLine(Inbound):
     ``billingCycle``) or by the marketplace plan code, e.g.
     ``Microsoft 365 Business Basic (NCE COM 1YR MTH)``."""
 
-    catalog_item_id: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]+:[A-Za-z0-9]+:[A-Za-z0-9]+$")]
-        | None
-    ) = None
+    catalog_item_id: Annotated[str, StringConstraints(pattern=CATALOG_ITEM_ID)] | None = None
     term_duration: Literal["P1M", "P1Y", "P3Y"] | None = None
     billing_cycle: Literal["monthly", "annual", "triennial", "one_time", "none"] | None = None
     plan_code: (

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.northbound.operations import Problem
+from contracts.northbound.orders import PATTERN_RULES
 
 log = structlog.get_logger("gateway.http")
 CORRELATION = web.RequestKey("correlation_id", str)
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(Exception):
@@ -40,9 +42,31 @@ def from_validation(exc: ValidationError) -> ApiError:
         message = f"{where} is not a field of this request"
     elif kind == "missing":
         message = f"{where} is required"
+    elif kind == "string_pattern_mismatch" and first["ctx"]["pattern"] in PATTERN_RULES:
+        message = f"{where} must be {PATTERN_RULES[first['ctx']['pattern']]}"
+    elif kind == "value_error":
+        message = f"{where}: {str(first['msg']).removeprefix('Value error, ')}"
     else:
         message = f"{where}: {first['msg']}"
     return ApiError(400, "invalid_request", message, where)
+
+
+def parse_body(raw: bytes, model: type[M], *, empty: bytes | None = None) -> M:
+    """A request body validated strictly; ``empty`` stands in for a blank body when the
+    request may have none."""
+    if not raw.strip():
+        if empty is None:
+            raise ApiError(400, "invalid_request",
+                           "the request body is empty; a JSON object is required", "body")  # fmt: skip
+        raw = empty
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ApiError(400, "invalid_json",
+                           f"the request body is not valid JSON: {first['msg']}", "body") from None  # fmt: skip
+        raise from_validation(exc) from None
 
 
 def problem(error: ApiError, correlation_id: str | None) -> web.Response:

@@ -15,6 +15,7 @@ from gateway.api.errors import ApiError
 from gateway.api.views import operation_view
 from gateway.journal import Operation, Status
 from gateway.services import services
+from gateway.workflows import KINDS
 
 OWNER = "default"
 KEY_HEADER = "Idempotency-Key"
@@ -71,7 +72,11 @@ async def get_operation(request: web.Request) -> web.Response:
         raise ApiError(
             404, "not_found", f"operation {request.match_info['operation']} does not exist"
         )
-    secrets = await svc.journal.take_secrets(op.id) if op.secrets else None
+    # A new tenant's credentials go out once, with the finished operation (also a failed one:
+    # the tenant exists even if a later step failed), never in a mid-run poll that may be
+    # discarded.
+    delivered = op.secrets and op.status.finished
+    secrets = await svc.journal.take_secrets(op.id) if delivered else None
     return web.json_response(operation_view(op, secrets))
 
 
@@ -85,12 +90,15 @@ async def list_operations(request: web.Request) -> web.Response:
             f"status must be one of {', '.join(s.value for s in Status)}",
             "status",
         )
+    kind = request.query.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise ApiError(400, "invalid_request", f"kind must be one of {', '.join(KINDS)}", "kind")
     text = request.query.get("limit", "50")
     if not text.isdigit() or not 1 <= int(text) <= 200:
         raise ApiError(400, "invalid_request", "limit must be an integer from 1 to 200", "limit")
     try:
         page = await svc.journal.list_operations(
-            OWNER, status, request.query.get("kind"), int(text), request.query.get("cursor")
+            OWNER, status, kind, int(text), request.query.get("cursor")
         )
     except ValueError as exc:
         raise ApiError(400, "invalid_request", str(exc), "cursor") from None

@@ -4,38 +4,22 @@ anything is journaled, so bad input leaves no operation behind."""
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from contracts.northbound.operations import OperationView
 from contracts.northbound.orders import PurchaseOrder
 from contracts.openapi import Route
 from contracts.partner_center.regions import EU_EFTA
-from gateway.api.errors import ApiError, from_validation
-from gateway.api.operations import KEY_HEADER, submit
+from gateway.api.errors import ApiError, parse_body
+from gateway.api.operations import KEY_HEADER, idempotency_key, submit
+from gateway.catalog import LineRefused
 from gateway.services import services
 from gateway.upstream import UpstreamError
 
 
-async def read_body(request: web.Request, model: type[PurchaseOrder]) -> PurchaseOrder:
-    raw = await request.read()
-    if not raw.strip():
-        raise ApiError(
-            400, "invalid_request", "the request body is empty; a JSON object is required"
-        )
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        error = from_validation(exc)
-        if exc.errors()[0]["type"] == "json_invalid":
-            error = ApiError(
-                400, "invalid_json", f"the request body is not valid JSON: {exc.errors()[0]['msg']}"
-            )
-        raise error from None
-
-
 async def create_order(request: web.Request) -> web.Response:
     svc = services(request)
-    order = await read_body(request, PurchaseOrder)
+    idempotency_key(request)  # refused before the catalog is read
+    order = parse_body(await request.read(), PurchaseOrder)
     reseller = order.reseller.mpn_id
     extra = order.additional_reseller_mpn_ids
     if len(set(extra)) != len(extra) or reseller in extra:
@@ -54,6 +38,8 @@ async def create_order(request: web.Request) -> web.Response:
             await svc.catalog.resolve(line, index, country)
             for index, line in enumerate(payload["lines"])
         ]
+    except LineRefused as exc:
+        raise ApiError(400, exc.code, exc.message, exc.field) from None
     except UpstreamError as exc:
         raise ApiError(503, "partner_center_unavailable",
                        f"the catalog could not be read from Partner Center ({exc}); try again") from None  # fmt: skip

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field
 
 from contracts.northbound.base import Outbound
 from contracts.northbound.operations import OperationView
 from contracts.northbound.subscriptions import Cancel, ChangeSeats, NoBody, SetAutoRenew
 from contracts.openapi import Route
-from gateway.api.errors import ApiError, from_validation
-from gateway.api.operations import KEY_HEADER, submit
+from gateway.api.errors import ApiError, parse_body
+from gateway.api.operations import KEY_HEADER, idempotency_key, submit
 from gateway.services import services
 from gateway.upstream import PartnerCenterError, UpstreamError
 from gateway.workflows.subscription import upstream_now
@@ -46,10 +46,16 @@ class SubscriptionView(Outbound):
     reseller_mpn_id: str | None = None
     can_cancel: bool
     cancellable_until: datetime | None = None
-    reducible_quantity: int
-    lowest_quantity_now: int
+    reducible_quantity: int = Field(
+        description="Seats bought in the last 168 hours (Microsoft's refundable quantity); "
+        "removing all of them is a cancel, not a seat change"
+    )
+    lowest_quantity_now: int = Field(
+        description="The fewest seats a seat change may leave now (never below 1; the offer's "
+        "own minimum may be higher)"
+    )
     seat_windows: list[SeatWindow]
-    as_of: datetime
+    as_of: datetime = Field(description="Partner Center's time when this was read")
 
 
 def _ids(request: web.Request) -> tuple[str, str]:
@@ -86,7 +92,7 @@ def subscription_view(customer: str, sub: dict[str, Any], now: datetime) -> dict
         and now <= until,
         cancellable_until=until,
         reducible_quantity=reducible,
-        lowest_quantity_now=int(sub.get("quantity", 0)) - reducible,
+        lowest_quantity_now=max(1, int(sub.get("quantity", 0)) - reducible),
         seat_windows=[
             SeatWindow(
                 quantity=d["quantity"], reducible_until=_instant(d["allowedUntilDateTime"]) or now
@@ -125,11 +131,8 @@ async def get_subscription(request: web.Request) -> web.Response:
 
 async def _change(request: web.Request, kind: str, model: type[BaseModel]) -> web.Response:
     customer, subscription = _ids(request)
-    raw = await request.read()
-    try:
-        body = model.model_validate_json(raw if raw.strip() else b"{}")
-    except ValidationError as exc:
-        raise from_validation(exc) from None
+    idempotency_key(request)
+    body = parse_body(await request.read(), model, empty=b"{}")
     payload = {"customerId": customer, "subscriptionId": subscription,
                **body.model_dump(mode="json", by_alias=True, exclude_none=True)}  # fmt: skip
     return await submit(request, kind, payload)

@@ -14,9 +14,7 @@ def operation_view(op: Operation, secrets: dict[str, Any] | None = None) -> dict
     result = dict(op.result)
     if secrets:
         result["adminCredentials"] = secrets
-    error = None
-    if op.error:
-        error = {k: v for k, v in op.error.items() if k != "reason"}
+    error = dict(op.error) if op.error else None
     view = OperationView.model_validate(
         {
             "id": op.id,

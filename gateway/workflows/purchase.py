@@ -19,7 +19,7 @@ from contracts.partner_center.regions import EU_EFTA
 from gateway import messages
 from gateway.journal import Operation
 from gateway.upstream import PartnerCenterError
-from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, Wait
+from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, Wait, writes
 
 MCA_TEMPLATE = "117a77b0-9360-443b-8795-c6dedc750cf9"
 
@@ -126,6 +126,7 @@ async def check_domain(ctx: StepContext) -> Outcome:
     return Fail(messages.for_reason("domain_taken", domain=domain), reason="domain_taken")
 
 
+@writes
 async def create_customer(ctx: StepContext) -> Outcome:
     tenant = ctx.request["customer"]["newTenant"]
     address, contact = tenant["address"], tenant["contact"]
@@ -203,6 +204,7 @@ def _is_new(ctx: StepContext) -> bool:
 # -- MCA, cart, checkout ---------------------------------------------------------------------
 
 
+@writes
 async def accept_mca(ctx: StepContext) -> Outcome:
     customer_id = _customer_id(ctx)
     if not _is_new(ctx):
@@ -228,6 +230,7 @@ async def accept_mca(ctx: StepContext) -> Outcome:
     return Done({"accepted": True})
 
 
+@writes
 async def create_cart(ctx: StepContext) -> Outcome:
     reseller = ctx.request["reseller"]["mpnId"]
     participants = [{"key": "transaction_reseller", "value": reseller}] + [
@@ -261,6 +264,7 @@ async def create_cart(ctx: StepContext) -> Outcome:
     return Done({"cartId": cart["id"]})
 
 
+@writes
 async def checkout(ctx: StepContext) -> Outcome:
     cart_id = ctx.outputs["create_cart"]["cartId"]
     result = await ctx.call("POST", f"/v1/customers/{_customer_id(ctx)}/carts/{cart_id}/checkout")

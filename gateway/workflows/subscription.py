@@ -4,7 +4,11 @@ Each is one step: read the subscription (Partner Center's PATCH is full-replace,
 must carry the current auto-renew and instructions, or Microsoft silently clears them), refuse
 what Microsoft's rules refuse — judged by Partner Center's own clock, the ``Date`` of its answer
 — and otherwise PATCH. A PATCH sets absolute values, so running it again after a crash changes
-nothing more. A 409 (renewal in progress) waits Microsoft's two minutes and tries again.
+nothing more; a re-run that finds the change already made succeeds rather than applying the rules
+to the state its own first attempt produced (a cancel that landed is not "already deleted").
+A first attempt that would change nothing still meets the rules: a cancel of a deleted or a
+resume of an active subscription is refused, not reported as done. A 409 (renewal in progress)
+waits Microsoft's two minutes and tries again.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from gateway import messages
+from gateway.catalog import Catalog
 from gateway.journal import Operation
 from gateway.upstream import Reply
-from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext
+from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, writes
 
 KINDS = ("change_seats", "cancel", "suspend", "resume", "auto_renew")
 
@@ -99,14 +104,36 @@ def upstream_now(reply: Reply, fallback: datetime) -> datetime:
         return fallback
 
 
+async def seats_outside_range(ctx: StepContext, sub: dict[str, Any], quantity: int) -> str | None:
+    """Why the offer's seat range refuses ``quantity``; ``None`` when it fits or the catalog no
+    longer lists the offer (then Microsoft's answer decides)."""
+    offer = await Catalog(ctx.pc, ctx.caches.catalog).offer(
+        str(sub.get("offerId", "")), ctx.settings.catalog_country
+    )
+    if offer is None or offer.minimum <= quantity <= offer.maximum:
+        return None
+    return messages.for_reason("seats_out_of_range", quantity=quantity,
+                               minimum=offer.minimum, maximum=offer.maximum)  # fmt: skip
+
+
+@writes
 async def update_subscription(ctx: StepContext) -> Outcome:
     reply = await ctx.pc.call("GET", _path(ctx.request))
     current = reply.body
     target = patched(ctx.op.kind, ctx.request, current)
-    if all(current.get(k) == target.get(k) for k in ("quantity", "status", "autoRenewEnabled")):
+    unchanged = all(
+        current.get(k) == target.get(k) for k in ("quantity", "status", "autoRenewEnabled")
+    )
+    if unchanged and ctx.step.attempts > 1:  # an earlier attempt's PATCH may have landed
         return Done({"after": view(current)}, result=view(current))
     reason = refusal(ctx.op.kind, ctx.request, current, upstream_now(reply, ctx.now))
     if reason is not None:
         return Fail(reason, reason="rule")
+    if unchanged:
+        return Done({"after": view(current)}, result=view(current))
+    if ctx.op.kind == "change_seats":
+        reason = await seats_outside_range(ctx, current, int(ctx.request["quantity"]))
+        if reason is not None:
+            return Fail(reason, reason="rule")
     updated = await ctx.call("PATCH", _path(ctx.request), body=target)
     return Done({"after": view(updated)}, result=view(updated))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app as create_gateway
@@ -92,14 +92,28 @@ def fast_settings(sim_url: str, database: Path, **changes: Any) -> GatewaySettin
         "order_poll_seconds": 0.05,
         "invitation_poll_seconds": 0.1,
         "pc_timeout": 10.0,
+        "unavailable_backoff_seconds": 0.05,
     }
     values.update(changes)
     return GatewaySettings.model_validate(values)
 
 
+class ProductionLikeServer(TestServer):
+    """A test server that, like ``web.run_app`` behind ``pcgw sim``, lets a handler finish after
+    its client went away. aiohttp's ``TestServer`` cancels it instead, which would hide the hard
+    case: Partner Center applying a write whose caller already gave up."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        kwargs["handler_cancellation"] = False
+        return web.AppRunner(self.app, **kwargs)
+
+
 @pytest.fixture
 async def sim_http() -> AsyncIterator[TestClient[Any, Any]]:
-    client: TestClient[Any, Any] = TestClient(TestServer(create_simulator(SimulatorSettings())))
+    """The simulator as ``pcgw sim`` serves it, on a real loopback port."""
+    client: TestClient[Any, Any] = TestClient(
+        ProductionLikeServer(create_simulator(SimulatorSettings()))
+    )
     await client.start_server()
     try:
         yield client
