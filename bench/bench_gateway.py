@@ -14,9 +14,11 @@ rate limit off), the gateway (``pcgw serve`` on a fresh SQLite file, logging at 
    submitted with up to 64 in flight; purchases/s from the first submit to the last success.
    Target >= 50/s sustained over 2,000.
 2. **A journaled call against a direct one**: purchases one at a time, through the gateway
-   (submit, then wait for success) and directly (the same Partner Center calls made by this
-   driver with one shared session, no journal); time per Partner Center call in each, and the
-   ratio. Target <= 1.5.
+   (submit, then wait for success with the long-poll) and directly (the same Partner Center
+   calls made by this driver with one shared session, no journal). A journaled write is a
+   write step as the operation records it (its journal write, with its MS-RequestId, before
+   the call, plus the call); a direct write is the same POST timed by the driver. Both
+   purchases' end-to-end times are printed too. Target <= 1.5.
 3. **Calls per purchase**: counted from the simulator's request journal
    (``GET /_sim/requests``), against the minimal sequence for a new-tenant purchase (domain
    check, customer, MCA, cart, checkout = 5). Target <= minimal + 1 on average.
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +101,33 @@ async def purchase(session: aiohttp.ClientSession, gw: str, prefix: str) -> str:
         return str(body["id"])
 
 
+WRITE_STEPS = ("create_customer", "accept_mca", "create_cart", "checkout")
+
+
+def in_write_steps(op: dict[str, Any]) -> float:
+    """Seconds the operation spent in its write steps: each one's journal write (with its
+    MS-RequestId, before the call) plus the call itself."""
+    total = 0.0
+    for step in op["steps"]:
+        if step["name"] in WRITE_STEPS:
+            started = datetime.fromisoformat(step["startedAt"])
+            total += (datetime.fromisoformat(step["finishedAt"]) - started).total_seconds()
+    return total
+
+
+LAST: dict[str, Any] = {}
+
+
 async def wait_done(session: aiohttp.ClientSession, gw: str, op_id: str) -> float:
+    """Wait with the gateway's long-poll (``waitSeconds``), as a marketplace would."""
     while True:
-        async with session.get(f"{gw}/v1/operations/{op_id}") as resp:
+        async with session.get(f"{gw}/v1/operations/{op_id}", params={"waitSeconds": "10"}) as resp:
             op = await resp.json()
         if op["status"] == "succeeded":
+            LAST["op"] = op
             return time.perf_counter()
-        if op["status"] == "failed":
-            raise SystemExit(f"purchase failed: {op['error']}")
-        await asyncio.sleep(0.005)
+        if op["status"] in ("failed", "action_required"):
+            raise SystemExit(f"purchase did not succeed: {op}")
 
 
 async def throughput(session: aiohttp.ClientSession, gw: str, count: int) -> dict[str, float]:
@@ -132,15 +153,23 @@ async def throughput(session: aiohttp.ClientSession, gw: str, count: int) -> dic
     }
 
 
-async def direct_purchase(session: aiohttp.ClientSession, sim: str, token: str, prefix: str) -> int:
+async def direct_purchase(
+    session: aiohttp.ClientSession, sim: str, token: str, prefix: str
+) -> float:
     """The new-tenant purchase's Partner Center calls, made directly: the same minimal sequence
-    the gateway makes once its caches are warm. Returns the number of calls."""
+    the gateway makes once its caches are warm. Returns the seconds spent in the four writes."""
     headers = {"Authorization": f"Bearer {token}"}
+    in_writes = 0.0
 
     async def call(method: str, path: str, body: Any = None) -> Any:
+        nonlocal in_writes
         h = {**headers, "MS-RequestId": str(uuid.uuid4()), "MS-CorrelationId": str(uuid.uuid4())}
+        started = time.perf_counter()
         async with session.request(method, f"{sim}{path}", json=body, headers=h) as resp:
-            return await resp.json() if resp.status != 404 and method != "HEAD" else None
+            answer = await resp.json() if resp.status != 404 and method != "HEAD" else None
+        if method == "POST":
+            in_writes += time.perf_counter() - started
+        return answer
 
     domain = f"{prefix}.onmicrosoft.com"
     await call("HEAD", f"/v1/domains/{domain}")
@@ -164,7 +193,7 @@ async def direct_purchase(session: aiohttp.ClientSession, sim: str, token: str, 
                        "participants": [{"key": "transaction_reseller", "value": "2000002"}]}],
         "partnerOnRecordAttestationAccepted": True})  # fmt: skip
     await call("POST", f"/v1/customers/{cid}/carts/{cart['id']}/checkout")
-    return 5
+    return in_writes
 
 
 async def requests_seen(session: aiohttp.ClientSession, sim: str) -> list[dict[str, Any]]:
@@ -195,6 +224,8 @@ def main(count: int, serial: int) -> dict[str, Any]:
         [str(BIN / "pcgw"), "serve", "--port", str(gw_port), "--database-url",
          f"sqlite:///{work / 'journal.db'}"], env=env, stdout=devnull, stderr=devnull, cwd=ROOT,
     )  # fmt: skip
+    if os.environ.get("BENCH_SHOW_PIDS"):
+        print(f"simulator pid {sim_proc.pid}, gateway pid {gw_proc.pid}", flush=True)
     try:
         return asyncio.run(measure(sim, gw, count, serial))
     finally:
@@ -222,8 +253,10 @@ async def measure(sim: str, gw: str, count: int, serial: int) -> dict[str, Any]:
         # 2. one at a time: gateway versus direct, and 3. calls per purchase.
         before = len(await requests_seen(session, sim))
         started = time.perf_counter()
+        gateway_writes = 0.0
         for i in range(serial):
             await wait_done(session, gw, await purchase(session, gw, f"s{i}{uuid.uuid4().hex[:6]}"))
+            gateway_writes += in_write_steps(LAST["op"])
         gateway_serial = (time.perf_counter() - started) / serial
         gateway_calls = (len(await requests_seen(session, sim)) - before) / serial
         async with session.post(
@@ -234,22 +267,25 @@ async def measure(sim: str, gw: str, count: int, serial: int) -> dict[str, Any]:
         ) as resp:  # fmt: skip
             token = (await resp.json())["access_token"]
         started = time.perf_counter()
+        direct_writes = 0.0
         for i in range(serial):
-            await direct_purchase(session, sim, token, f"d{i}{uuid.uuid4().hex[:6]}")
+            direct_writes += await direct_purchase(
+                session, sim, token, f"d{i}{uuid.uuid4().hex[:6]}"
+            )
         direct_serial = (time.perf_counter() - started) / serial
 
         # 1. throughput
         flow = await throughput(session, gw, count)
-    per_call_gateway = gateway_serial / gateway_calls
-    per_call_direct = direct_serial / MINIMAL_CALLS
+    per_call_gateway = gateway_writes / (serial * len(WRITE_STEPS))
+    per_call_direct = direct_writes / (serial * len(WRITE_STEPS))
     return {
         "throughput": flow,
         "serial": {
             "purchases": serial,
             "gateway_ms_per_purchase": 1000 * gateway_serial,
             "direct_ms_per_purchase": 1000 * direct_serial,
-            "gateway_ms_per_call": 1000 * per_call_gateway,
-            "direct_ms_per_call": 1000 * per_call_direct,
+            "journaled_write_ms": 1000 * per_call_gateway,
+            "direct_write_ms": 1000 * per_call_direct,
             "ratio": per_call_gateway / per_call_direct,
         },
         "calls_per_purchase": {"gateway": gateway_calls, "minimal": MINIMAL_CALLS},
@@ -272,8 +308,8 @@ def report(r: dict[str, Any]) -> None:
         f"direct {s['direct_ms_per_purchase']:.1f} ms/purchase"
     )
     print(
-        f"  per Partner Center call   gateway {s['gateway_ms_per_call']:.2f} ms, direct "
-        f"{s['direct_ms_per_call']:.2f} ms, ratio {s['ratio']:.2f}   [target <= 1.5: "
+        f"  a write to Partner Center   journaled {s['journaled_write_ms']:.2f} ms, direct "
+        f"{s['direct_write_ms']:.2f} ms, ratio {s['ratio']:.2f}   [target <= 1.5: "
         f"{mark(s['ratio'] <= 1.5)}]"
     )
     print(

@@ -92,11 +92,18 @@ class Page:
 class Journal(Protocol):
     """A durable store of operations and their steps."""
 
-    async def create(self, operation: Operation) -> tuple[Operation, bool]:
+    async def create(
+        self, operation: Operation, lease: tuple[str, datetime] | None = None
+    ) -> tuple[Operation, bool]:
         """Insert, or find the operation with the same owner and idempotency key; the flag
-        says whether this call created it."""
+        says whether this call created it. With ``lease`` (worker, until) a new operation is
+        created already claimed, for a worker of this process to start at once."""
 
-    async def get(self, operation_id: str, owner: str | None = None) -> Operation | None: ...
+    async def get(
+        self, operation_id: str, owner: str | None = None, *, take_secrets: bool = False
+    ) -> Operation | None:
+        """The operation and its steps. Its one-time secrets come back (and are erased) only
+        with ``take_secrets``; otherwise ``secrets`` is ``{}`` when there are some to take."""
 
     async def list_operations(
         self,

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -49,6 +50,7 @@ class Workers:
         self._stopping = False
         self._claimer: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._watchers: dict[str, list[asyncio.Future[None]]] = {}
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.poll = POLL
 
@@ -57,6 +59,40 @@ class Workers:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def lease_for_new(self, now: datetime) -> tuple[str, datetime] | None:
+        """A lease to create a new operation with, when a worker is free to start it at once
+        (no claim round trip, no wake-up delay); ``None`` when all are busy."""
+        if self._stopping or self._slots.locked():
+            return None
+        return self.name, now + timedelta(seconds=self._settings.lease_seconds)
+
+    def adopt(self, op: Operation) -> None:
+        """Start an operation created with :meth:`lease_for_new`. It runs even if the workers
+        filled up meanwhile (the bound is soft by the few created in that instant): leaving it
+        would strand it until its lease ran out."""
+        self._start(op)
+
+    async def changed(self, op_id: str, seconds: float) -> None:
+        """Return when this process next moves ``op_id`` on (waits, fails or succeeds), or after
+        ``seconds``."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._watchers.setdefault(op_id, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, seconds)
+        except TimeoutError:
+            pass
+        finally:
+            waiters = self._watchers.get(op_id, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._watchers.pop(op_id, None)
+
+    def _notify(self, op_id: str) -> None:
+        for waiter in self._watchers.pop(op_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
 
     @property
     def busy(self) -> int:
@@ -104,6 +140,7 @@ class Workers:
             log.exception("operation.crashed", operation_id=op.id)
         finally:
             structlog.contextvars.unbind_contextvars("operation_id")
+            self._notify(op.id)
         if not op.status.finished:
             # Due before the next poll (a short back-off, a 409 retry): wake the claimer then.
             delay = (op.run_after - self._clock()).total_seconds()
@@ -124,9 +161,15 @@ class Workers:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
                 continue
-            task = asyncio.create_task(self._run(op), name=f"operation-{op.id}")
-            self._running.add(task)
+            self._start(op, holding_slot=True)
+
+    def _start(self, op: Operation, holding_slot: bool = False) -> None:
+        task = asyncio.create_task(self._run(op), name=f"operation-{op.id}")
+        self._running.add(task)
+        if holding_slot:
             task.add_done_callback(self._finished)
+        else:
+            task.add_done_callback(self._running.discard)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

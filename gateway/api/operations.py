@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -40,6 +41,7 @@ async def submit(request: web.Request, kind: str, payload: dict[str, Any]) -> we
     canonical = json.dumps({"kind": kind, **payload}, sort_keys=True, separators=(",", ":"))
     body_hash = hashlib.sha256(canonical.encode()).hexdigest()
     now = svc.clock()
+    lease = svc.workers.lease_for_new(now)
     op, created = await svc.journal.create(
         Operation(
             id=str(uuid.uuid4()),
@@ -52,32 +54,63 @@ async def submit(request: web.Request, kind: str, payload: dict[str, Any]) -> we
             created_at=now,
             updated_at=now,
             run_after=now,
-        )
+        ),
+        lease,
     )
     if not created and op.body_hash != body_hash:
         raise ApiError(422, "idempotency_key_reused",
                        f"{KEY_HEADER} {key!r} was already used for operation {op.id} with a different "
                        "request; use a new key for a new request", KEY_HEADER)  # fmt: skip
     if created:
-        svc.workers.wake()
+        svc.workers.adopt(op) if lease else svc.workers.wake()
     return web.json_response(
         operation_view(op), status=202, headers={"Location": f"/v1/operations/{op.id}"}
     )
 
 
+MAX_WAIT = 30.0
+
+
+def _wait_seconds(request: web.Request) -> float:
+    text = request.query.get("waitSeconds")
+    if text is None:
+        return 0.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT:
+        raise ApiError(400, "invalid_request",
+                       f"waitSeconds must be a number from 0 to {MAX_WAIT:.0f}", "waitSeconds")  # fmt: skip
+    return seconds
+
+
 async def get_operation(request: web.Request) -> web.Response:
+    """The operation; with ``?waitSeconds=N`` the answer waits (long-poll, at most 30 s) until
+    the operation is finished or needs an action, so a marketplace need not poll."""
     svc = services(request)
-    op = await svc.journal.get(request.match_info["operation"], OWNER)
-    if op is None:
-        raise ApiError(
-            404, "not_found", f"operation {request.match_info['operation']} does not exist"
-        )
+    op_id = request.match_info["operation"]
+    wait = _wait_seconds(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        op = await svc.journal.get(op_id, OWNER)
+        if op is None:
+            raise ApiError(404, "not_found", f"operation {op_id} does not exist")
+        left = deadline - loop.time()
+        if op.status.finished or op.status is Status.ACTION_REQUIRED or left <= 0:
+            break
+        # Woken when this process's workers move the operation; re-read at least every 0.5 s
+        # for operations another replica runs.
+        await svc.workers.changed(op_id, min(left, 0.5))
     # A new tenant's credentials go out once, with the finished operation (also a failed one:
     # the tenant exists even if a later step failed), never in a mid-run poll that may be
     # discarded.
-    delivered = op.secrets and op.status.finished
-    secrets = await svc.journal.take_secrets(op.id) if delivered else None
-    return web.json_response(operation_view(op, secrets))
+    if op.secrets is not None and op.status.finished:
+        taken = await svc.journal.get(op_id, OWNER, take_secrets=True)
+        if taken is not None:
+            op = taken
+    return web.json_response(operation_view(op, op.secrets or None))
 
 
 async def list_operations(request: web.Request) -> web.Response:
@@ -109,6 +142,7 @@ async def list_operations(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/v1/operations/{operation}", "An operation: status, steps, result or error", OperationView,
+          query={"waitSeconds": "wait up to this long (0-30) for the operation to finish or need an action"},
           errors=(404,), tag="operations"),
     Route("GET", "/v1/operations", "Operations, newest first", OperationList,
           query={"status": "accepted, running, action_required, succeeded or failed", "kind": "purchase, change_seats, …",
