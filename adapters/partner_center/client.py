@@ -10,6 +10,7 @@ and the workflow reschedules its step instead of holding a worker. A 401 signs i
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -142,6 +143,7 @@ class PartnerCenterClient:
                 **(extra or {}),
             }
             self.calls += 1
+            started = time.perf_counter()
             try:
                 async with self._session.request(
                     method, f"{self._base}{path}", json=body, params=params, headers=headers
@@ -156,13 +158,20 @@ class PartnerCenterClient:
                     f"{method} {path}: no answer ({exc.__class__.__name__})",
                     ms_request_id=request_id,
                 ) from exc
+            error = (
+                PartnerCenterError.from_answer(status, raw, answer_headers, request_id)
+                if status >= 400
+                else None
+            )
             log.info("upstream", method=method, path=path, status=status,
-                     ms_request_id=request_id, ms_correlation_id=correlation_id)  # fmt: skip
+                     code=error.code if error else None, ms_request_id=request_id,
+                     ms_correlation_id=correlation_id,
+                     ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
             if status == 401 and first:
                 self._tokens.invalidate()
                 continue
-            if status >= 400:
-                raise PartnerCenterError.from_answer(status, raw, answer_headers, request_id)
+            if error is not None:
+                raise error
             return Reply(status, _json(raw, request_id), answer_headers, request_id)
         raise AssertionError("unreachable")  # pragma: no cover
 

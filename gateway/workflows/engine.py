@@ -244,7 +244,8 @@ async def _run_steps(
             await journal.save(op.id, [*unsaved, step], op if dirty else None)
             unsaved, dirty = [], False
         ctx = StepContext(op, step, outputs, Correlated(pc, op.id), settings, caches, now)
-        outcome = await _attempt(fn, ctx)
+        with structlog.contextvars.bound_contextvars(step=name):
+            outcome = await _attempt(fn, ctx)
         now = clock()
         op.updated_at = now
         if isinstance(outcome, Done):
