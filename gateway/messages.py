@@ -54,6 +54,9 @@ BY_REASON: dict[str, str] = {
     "not_suspended": "The subscription is not suspended (it is {status}); there is nothing to resume.",
     "already_suspended": "The subscription is already suspended.",
     "trial": "A trial subscription's seats and status can't be changed; convert it to a paid subscription first.",
+    # -- resellers and partner of record --
+    # -- transfers --
+    # -- legacy moves --
 }
 
 

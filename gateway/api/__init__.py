@@ -8,9 +8,16 @@ from aiohttp import web
 
 from contracts.northbound.operations import Problem
 from contracts.openapi import Route, build
-from gateway.api import customers, operations, orders, subscriptions
+from gateway.api import customers, legacy, operations, orders, subscriptions, transfers
 
-ROUTES: list[Route] = [*orders.ROUTES, *subscriptions.ROUTES, *customers.ROUTES, *operations.ROUTES]
+ROUTES: list[Route] = [
+    *orders.ROUTES,
+    *subscriptions.ROUTES,
+    *customers.ROUTES,
+    *transfers.ROUTES,
+    *legacy.ROUTES,
+    *operations.ROUTES,
+]
 
 
 def openapi() -> dict[str, Any]:
@@ -25,5 +32,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     orders.add_routes(router)
     subscriptions.add_routes(router)
     customers.add_routes(router)
+    transfers.add_routes(router)
+    legacy.add_routes(router)
     operations.add_routes(router)
     router.add_get("/openapi.json", openapi_json)

@@ -24,6 +24,9 @@ from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, Wai
 MCA_TEMPLATE = "117a77b0-9360-443b-8795-c6dedc750cf9"
 
 
+KINDS = ("purchase",)
+
+
 def plan(op: Operation) -> Plan:
     customer = op.request["customer"]
     steps: Plan = [("check_reseller", check_reseller)]

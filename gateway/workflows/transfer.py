@@ -1,0 +1,12 @@
+"""Partner-to-partner NCE transfers as operations (issue 5): filled in by its owner."""
+
+from __future__ import annotations
+
+from gateway.journal import Operation
+from gateway.workflows.engine import Plan
+
+KINDS: tuple[str, ...] = ()
+
+
+def plan(op: Operation) -> Plan:
+    raise ValueError(f"no transfer workflow for {op.kind!r}")
