@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from contracts.northbound.base import Inbound
 
@@ -36,6 +37,13 @@ class Cancel(Inbound):
 
 class SetAutoRenew(Inbound):
     enabled: bool
+
+
+class ChangePartnerOfRecord(Inbound):
+    """The reseller (MPN ID) to name as the subscription's partner of record; it is checked
+    like a purchase's reseller (exists, signed the MPA, accepted our invitation)."""
+
+    mpn_id: Annotated[str, StringConstraints(pattern=r"^\d{1,10}$")]
 
 
 class NoBody(Inbound):

@@ -8,12 +8,21 @@ from aiohttp import web
 
 from contracts.northbound.operations import Problem
 from contracts.openapi import Route, build
-from gateway.api import customers, legacy, operations, orders, subscriptions, transfers
+from gateway.api import (
+    customers,
+    legacy,
+    operations,
+    orders,
+    resellers,
+    subscriptions,
+    transfers,
+)
 
 ROUTES: list[Route] = [
     *orders.ROUTES,
     *subscriptions.ROUTES,
     *customers.ROUTES,
+    *resellers.ROUTES,
     *transfers.ROUTES,
     *legacy.ROUTES,
     *operations.ROUTES,
@@ -32,6 +41,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     orders.add_routes(router)
     subscriptions.add_routes(router)
     customers.add_routes(router)
+    resellers.add_routes(router)
     transfers.add_routes(router)
     legacy.add_routes(router)
     operations.add_routes(router)

@@ -12,7 +12,13 @@ from pydantic import BaseModel, Field
 
 from contracts.northbound.base import Outbound
 from contracts.northbound.operations import OperationView
-from contracts.northbound.subscriptions import Cancel, ChangeSeats, NoBody, SetAutoRenew
+from contracts.northbound.subscriptions import (
+    Cancel,
+    ChangePartnerOfRecord,
+    ChangeSeats,
+    NoBody,
+    SetAutoRenew,
+)
 from contracts.openapi import Route
 from gateway.api.errors import ApiError, parse_body
 from gateway.api.operations import KEY_HEADER, idempotency_key, submit
@@ -158,6 +164,10 @@ async def auto_renew(request: web.Request) -> web.Response:
     return await _change(request, "auto_renew", SetAutoRenew)
 
 
+async def partner_of_record(request: web.Request) -> web.Response:
+    return await _change(request, "change_partner_of_record", ChangePartnerOfRecord)
+
+
 _KEY = {KEY_HEADER: "any unique string; repeats find the same operation"}
 ROUTES = [
     Route("GET", BASE, "A subscription, with what can still be reduced or cancelled and until when",
@@ -172,6 +182,9 @@ ROUTES = [
           body=NoBody, headers=_KEY, errors=(422,), tag="subscriptions"),
     Route("POST", BASE + "/auto-renew", "Turn auto-renew on or off", OperationView, status=202,
           body=SetAutoRenew, headers=_KEY, errors=(422,), tag="subscriptions"),
+    Route("POST", BASE + "/partner-of-record", "Name another reseller as partner of record",
+          OperationView, status=202, body=ChangePartnerOfRecord, headers=_KEY, errors=(422,),
+          tag="subscriptions"),
 ]  # fmt: skip
 
 
@@ -182,3 +195,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(BASE + "/suspend", suspend)
     router.add_post(BASE + "/resume", resume)
     router.add_post(BASE + "/auto-renew", auto_renew)
+    router.add_post(BASE + "/partner-of-record", partner_of_record)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from contracts.partner_center.regions import EU_EFTA
-from gateway import messages
+from gateway import messages, resellers
 from gateway.journal import Operation
 from gateway.upstream import PartnerCenterError
 from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, Wait, writes
@@ -47,36 +47,16 @@ def plan(op: Operation) -> Plan:
 
 
 async def reseller_status(ctx: StepContext, mpn_id: str) -> dict[str, Any] | Outcome:
-    """The reseller's tenant id if it exists, signed the MPA and accepted this provider;
-    otherwise the outcome to return. Positive answers are cached, negative ones never."""
-    cached = ctx.caches.resellers.get(mpn_id)
-    if cached is not None:
-        return dict(cached)
-    try:
-        profile = await ctx.pc.call("GET", "/v1/profiles/mpn", params={"mpnId": mpn_id})
-        status = await ctx.pc.call(
-            "GET", "/v1/compliance/csp/agreementstatus", params={"mpnId": mpn_id}
-        )
-    except PartnerCenterError as exc:
-        if exc.code in (3000, 2200, 2204):
-            return Fail(messages.for_upstream(exc, mpn_id=mpn_id), upstream=exc)
-        raise
-    if not status.body.get("isAgreementSigned"):
-        return Fail(messages.for_reason("mpa_not_signed", mpn_id=mpn_id), reason="mpa_not_signed")
-    relationships = await ctx.pc.call(
-        "GET",
-        "/v1/relationships",
-        params={"relationship_type": "IsIndirectCloudSolutionProviderOf"},
-    )
-    for item in relationships.body.get("items", []):
-        if str(item.get("mpnId")) == mpn_id:
-            found = {
-                "tenantId": item["id"],
-                "name": profile.body.get("partnerName", ""),
-                "mpnId": mpn_id,
-            }
-            ctx.caches.resellers.put(mpn_id, found)
-            return found
+    """``{tenantId, name, mpnId}`` of a reseller ready to sell (``gateway.resellers``);
+    otherwise the outcome to return: a failure naming what the reseller must do, or a wait for
+    it to accept the provider's invitation."""
+    check = await resellers.check_reseller(ctx.pc, ctx.caches.resellers, mpn_id)
+    if check.ready:
+        return {"tenantId": check.tenant_id, "name": check.name or "", "mpnId": mpn_id}
+    if check.refused is not None:
+        return Fail(check.next_step or "", upstream=check.refused)
+    if check.reason == "mpa_not_signed":
+        return Fail(check.next_step or "", reason="mpa_not_signed")
     return _invitation_wait(ctx, "reseller_invitation", mpn_id=mpn_id)
 
 

@@ -1,4 +1,5 @@
-"""Changes to an existing subscription: seats, cancel, suspend, resume, auto-renew.
+"""Changes to an existing subscription: seats, cancel, suspend, resume, auto-renew, partner of
+record (which first checks the new reseller like a purchase does).
 
 Each is one step: read the subscription (Partner Center's PATCH is full-replace, so the body
 must carry the current auto-renew and instructions, or Microsoft silently clears them), refuse
@@ -23,11 +24,27 @@ from gateway.journal import Operation
 from gateway.upstream import Reply
 from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, writes
 
-KINDS = ("change_seats", "cancel", "suspend", "resume", "auto_renew")
+KINDS = ("change_seats", "cancel", "suspend", "resume", "auto_renew", "change_partner_of_record")
+#: The fields a change may touch; a PATCH that would leave them all as they are is not sent.
+CHANGED = ("quantity", "status", "autoRenewEnabled", "partnerId")
 
 
 def plan(op: Operation) -> Plan:
+    if op.kind == "change_partner_of_record":
+        return [
+            ("check_reseller", check_new_reseller),
+            ("update_subscription", update_subscription),
+        ]
     return [("update_subscription", update_subscription)]
+
+
+async def check_new_reseller(ctx: StepContext) -> Outcome:
+    from gateway.workflows.purchase import reseller_status  # purchase imports this module's peers
+
+    found = await reseller_status(ctx, ctx.request["mpnId"])
+    if not isinstance(found, dict):
+        return found
+    return Done({"resellerTenantId": found["tenantId"], "resellerName": found["name"]})
 
 
 def _path(request: dict[str, Any]) -> str:
@@ -66,7 +83,7 @@ def refusal(kind: str, request: dict[str, Any], sub: dict[str, Any], now: dateti
         return messages.for_reason("not_suspended", status=status)
     elif kind == "suspend" and status == "suspended":
         return messages.for_reason("already_suspended")
-    elif kind == "auto_renew" and status == "suspended":
+    elif kind in ("auto_renew", "change_partner_of_record") and status == "suspended":
         return messages.for_reason("subscription_suspended")
     return None
 
@@ -84,6 +101,8 @@ def patched(kind: str, request: dict[str, Any], sub: dict[str, Any]) -> dict[str
         body["status"] = "active"
     elif kind == "auto_renew":
         body["autoRenewEnabled"] = request["enabled"]
+    elif kind == "change_partner_of_record":
+        body["partnerId"] = request["mpnId"]
     return body
 
 
@@ -93,6 +112,7 @@ def view(sub: dict[str, Any]) -> dict[str, Any]:
         "status": sub.get("status"),
         "quantity": sub.get("quantity"),
         "autoRenewEnabled": sub.get("autoRenewEnabled"),
+        "resellerMpnId": sub.get("partnerId") or None,
     }
 
 
@@ -121,9 +141,7 @@ async def update_subscription(ctx: StepContext) -> Outcome:
     reply = await ctx.pc.call("GET", _path(ctx.request))
     current = reply.body
     target = patched(ctx.op.kind, ctx.request, current)
-    unchanged = all(
-        current.get(k) == target.get(k) for k in ("quantity", "status", "autoRenewEnabled")
-    )
+    unchanged = all(current.get(k) == target.get(k) for k in CHANGED)
     if unchanged and ctx.step.attempts > 1:  # an earlier attempt's PATCH may have landed
         return Done({"after": view(current)}, result=view(current))
     reason = refusal(ctx.op.kind, ctx.request, current, upstream_now(reply, ctx.now))
