@@ -33,6 +33,8 @@ BY_CODE: dict[int, str] = {
     800002: "Partner Center refused the request: {description}",
     900275: "A quantity is outside what the offer allows; choose a quantity within the offer's range.",
     800009: "Partner Center refused a line of the order: {description}",
+    900100: "Partner Center has no such transfer request; check the transfer id (it may belong to another partner).",
+    900104: "The transfer request is no longer pending (accepted, cancelled or expired); the target partner must send a new request.",
 }
 
 BY_REASON: dict[str, str] = {
@@ -56,7 +58,20 @@ BY_REASON: dict[str, str] = {
     "trial": "A trial subscription's seats and status can't be changed; convert it to a paid subscription first.",
     # -- resellers and partner of record --
     # -- transfers --
+    "transfer_invitation": "The customer's global admin must accept this distributor's relationship at the link given before the transfer can be requested; the transfer goes on by itself once accepted.",
+    "transfer_invitation_expired": "The customer did not accept the relationship by {expired}; submit the transfer again to send a new invitation.",
+    "transfer_pending": "The source partner ({source}) must accept the transfer request in Partner Center by {expires}; the transfer completes by itself once accepted.",
+    "transfer_expired": "The source partner did not accept the transfer request before it expired on {expired}; submit a new transfer if the customer should still move.",
+    "transfer_canceled": "The transfer request was cancelled before the source partner accepted it; submit a new transfer if the customer should still move.",
+    "transfer_not_acceptable": "The transfer request is {status}, no longer pending, so it can't be accepted; the target partner must send a new request.",
+    "transfer_not_cancellable": "The transfer request is {status}, no longer pending, so there is nothing to cancel.",
     # -- legacy moves --
+    "legacy_cancel": "Legacy CSP subscriptions can't be cancelled, only suspended; suspend it, or move it to NCE (move-to-nce), which suspends it for you.",
+    "legacy_not_found": "Customer {customer_id} has no subscription {subscription_id} in this partner account; check both ids, then move it again.",
+    "legacy_not_legacy": "Subscription {subscription_id} is already a new-commerce (NCE) subscription ({offer_id}); only legacy CSP subscriptions move to NCE.",
+    "legacy_not_active": "Legacy subscription {subscription_id} is {status}, not active; reactivate it before moving it, or buy the NCE subscription with a new order.",
+    "legacy_seats_out_of_range": "Legacy subscription {subscription_id} has {quantity} seats, outside what {title} allows ({minimum}-{maximum}); give a quantity within that range and move it again.",
+    "legacy_suspend_refused": "The NCE subscription ({subscription_ids}) was bought, but Partner Center refused to suspend legacy subscription {subscription_id} ({description}); suspend the legacy subscription by hand so the customer is not billed for both.",
 }
 
 

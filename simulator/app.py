@@ -34,6 +34,7 @@ from simulator import (
     catalog,
     control,
     customers,
+    legacy,
     orders,
     partners,
     subscriptions,
@@ -130,6 +131,10 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         if path.startswith("/v1/"):
             if world.faults:
+                if request.can_read_body:
+                    # The whole request has arrived before anything is done to it: a client that
+                    # gives up during an injected delay leaves Partner Center a complete request.
+                    await request.read()
                 response = await _inject(request, sim)
             if response is None:
                 partner = auth.authenticate(sim, headers.get("Authorization"))
@@ -222,6 +227,7 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
     customers.add_routes(router)
     agreements.add_routes(router)
     transfers.add_routes(router)
+    legacy.add_routes(router)
     catalog.add_routes(router)
     partners.add_routes(router)
     control.add_routes(router)

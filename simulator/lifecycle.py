@@ -7,7 +7,9 @@ from that moment. With auto-renew off the subscription expires at that same midn
 ``disabled`` 30 days later and ``deleted`` 90 days after that. A trial's renewal is its
 conversion: the same subscription becomes the paid SKU its trial upgrades to, P1Y billed monthly,
 with a new term and window from that moment (event ``trialConverted`` instead of
-``renewalCompleted``).
+``renewalCompleted``). Legacy CSP subscriptions (``simulator.legacy``) never renew: they expire
+at term end even with auto-renew on, and one still suspended then is left to its own 90-day
+deletion.
 
 Each function here schedules a clock event that re-checks the subscription when it fires, so a
 stale event (the term already moved, the subscription already gone) does nothing.
@@ -37,6 +39,9 @@ TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 DISABLE_AFTER = timedelta(days=30)
 DELETE_AFTER = timedelta(days=90)
 TRIAL_CONVERSION = ("P1Y", "monthly")
+#: Legacy CSP license subscriptions (``simulator.legacy``): since the 11 July 2022 cutover they
+#: expire at term end even with auto-renew on, and a suspended one waits for its own deletion.
+LEGACY_PRODUCT_TYPE = "OnlineServices"
 
 
 def add_months(start: date, months: int) -> date:
@@ -85,7 +90,10 @@ def _term_over(world: World, sub_id: str, expected: date) -> Handler:
         sub = world.subscriptions.get(sub_id)
         if sub is None or sub.commitment_end != expected:
             return []
-        if sub.status == "active" and sub.auto_renew:
+        legacy = sub.product_type == LEGACY_PRODUCT_TYPE
+        if legacy and sub.status == "suspended":
+            return []
+        if sub.status == "active" and sub.auto_renew and not legacy:
             sub.renewing_since = world.now
             sub.version += 1
             world.clock.schedule(

@@ -14,6 +14,8 @@ LIMITATIONS:
 - Answers are always 200 with the whole subscription, never 202 + ``Location``.
 - ``If-Match`` is not checked (no 2055).
 - Billing-cycle changes and scheduled next-term instructions are not modelled yet (issue 6).
+- Legacy CSP subscriptions (``simulator.legacy``) follow their own status and seat rules and
+  render without ``refundableQuantity``; their ``provisioningstatus`` ``skuId`` is the offer id.
 - Perpetual software has no cancellation window (a cancel is 400 / 900213); Microsoft refunds
   perpetual software in full within 30 days.
 """
@@ -26,7 +28,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from simulator import catalog, lifecycle
+from simulator import catalog, legacy, lifecycle
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError
 from simulator.models import Partner, SeatBatch, Subscription
@@ -58,11 +60,22 @@ class SubscriptionPatch(Inbound):
     partner_id: StrictStr | None = None
 
 
+def _links(sub: Subscription, base: str) -> dict[str, Any]:
+    if legacy.is_legacy(sub):  # a legacy offer is a GUID, not product:sku:availability
+        return {"offer": link(f"/offers/{sub.catalog_item_id}"), "self": link(base)}
+    product_id, sku_id, availability_id = sub.catalog_item_id.split(":")
+    products = f"/products/{product_id}/skus/{sku_id}"
+    return {
+        "product": link(f"/products/{product_id}"),
+        "sku": link(products),
+        "availability": link(f"{products}/availabilities/{availability_id}"),
+        "self": link(base),
+    }
+
+
 def render(sub: Subscription, now: datetime) -> dict[str, Any]:
     batches = lifecycle.refundable(sub, now)
-    product_id, sku_id, availability_id = sub.catalog_item_id.split(":")
     base = f"/customers/{sub.customer_id}/subscriptions/{sub.id}"
-    products = f"/products/{product_id}/skus/{sku_id}"
     body: dict[str, Any] = {
         "id": sub.id,
         "offerId": sub.catalog_item_id,
@@ -93,24 +106,20 @@ def render(sub: Subscription, now: datetime) -> dict[str, Any]:
         "attentionNeeded": False,
         "actionTaken": False,
         "contractType": "subscription",
-        "links": {
-            "product": link(f"/products/{product_id}"),
-            "sku": link(products),
-            "availability": link(f"{products}/availabilities/{availability_id}"),
-            "self": link(base),
-        },
+        "links": _links(sub, base),
         "publisherName": "Microsoft Corporation",
         "orderId": sub.order_id,
         "attributes": {"etag": str(sub.version), "objectType": "Subscription"},
     }
     if sub.cancellation_until is not None:
         body["cancellationAllowedUntilDate"] = iso(sub.cancellation_until)
-    body["refundableQuantity"] = {
-        "totalQuantity": sum(b.quantity for b in batches),
-        "details": [
-            {"quantity": b.quantity, "allowedUntilDateTime": iso(b.until)} for b in batches
-        ],
-    }
+    if not legacy.is_legacy(sub):  # legacy seats have no reduction window
+        body["refundableQuantity"] = {
+            "totalQuantity": sum(b.quantity for b in batches),
+            "details": [
+                {"quantity": b.quantity, "allowedUntilDateTime": iso(b.until)} for b in batches
+            ],
+        }
     if sub.additional_partner_ids:
         body["additionalPartnerIdsOnRecord"] = list(sub.additional_partner_ids)
     if sub.status == "suspended":
@@ -158,14 +167,18 @@ def update(world: World, partner: Partner, sub: Subscription, patch: Subscriptio
         raise PartnerCenterError(
             800096, status=400, description="Can't update the status of a trial subscription."
         )
-    if status != sub.status:
+    if status != sub.status and legacy.is_legacy(sub):
+        legacy.change_status(world, sub, status, quantity, auto_renew, name, por)
+    elif status != sub.status:
         _change_status(world, sub, status, quantity, auto_renew, name, por)
     else:
         if sub.status == "suspended":
             raise PartnerCenterError(800091)
         if por != sub.partner_id_on_record:
             _check_partner_of_record(world, partner, por)
-        if quantity != sub.quantity:
+        if quantity != sub.quantity and legacy.is_legacy(sub):
+            legacy.change_quantity(world, sub, quantity)
+        elif quantity != sub.quantity:
             _change_quantity(world, sub, quantity, sku)
         sub.auto_renew = auto_renew
         sub.friendly_name = name
@@ -296,7 +309,9 @@ async def provisioning_status(request: web.Request) -> web.Response:
     sub = owned(world, partner, customer.tenant_id, request.match_info["subscription"])
     return respond(
         {
-            "skuId": sub.catalog_item_id.split(":")[1],
+            "skuId": sub.catalog_item_id
+            if legacy.is_legacy(sub)
+            else sub.catalog_item_id.split(":")[1],
             "status": "success",
             "quantity": sub.quantity,
             "endDate": day(sub.commitment_end) if sub.commitment_end else None,

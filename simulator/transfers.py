@@ -44,6 +44,8 @@ from simulator.wire import Inbound, bind, body_as, collection, iso, link, read_j
 from simulator.world import World
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: What a new-commerce transfer moves; a legacy ("OnlineServices") subscription is refused.
+TRANSFERABLE = ("OnlineServicesNCE", "Software")
 PRODUCT_TYPES = ("AzureSubscription", "AzureReservation", "AzureSavingsPlan", "OnlineServicesNCE",
                  "Software", "SaaS")  # fmt: skip
 
@@ -218,6 +220,11 @@ def complete(
             raise invalid_input(f"lineItems[{index}]: subscription {sub.id} is {sub.status}")
         if sub.renewing_since is not None:
             raise PartnerCenterError(800082)
+        if sub.product_type not in TRANSFERABLE:
+            raise invalid_input(
+                f"lineItems[{index}]: subscription {sub.id} is a legacy {sub.product_type} "
+                "subscription; new-commerce transfers move only NCE subscriptions and software"
+            )
         if transfer.target_product_types and sub.product_type not in transfer.target_product_types:
             raise invalid_input(
                 f"lineItems[{index}]: {sub.product_type} is not among the transfer's targetProductTypes"

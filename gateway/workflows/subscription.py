@@ -24,6 +24,9 @@ from gateway.journal import Operation
 from gateway.upstream import Reply
 from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, writes
 
+#: Legacy CSP subscriptions (before NCE): no 168-hour windows; they are suspended, not cancelled.
+LEGACY_PRODUCT_TYPE = "OnlineServices"
+
 KINDS = ("change_seats", "cancel", "suspend", "resume", "auto_renew", "change_partner_of_record")
 #: The fields a change may touch; a PATCH that would leave them all as they are is not sent.
 CHANGED = ("quantity", "status", "autoRenewEnabled", "partnerId")
@@ -66,6 +69,9 @@ def refusal(kind: str, request: dict[str, Any], sub: dict[str, Any], now: dateti
         return messages.for_reason("subscription_ended", status=status)
     if sub.get("isTrial") and kind in ("change_seats", "cancel", "suspend", "resume"):
         return messages.for_reason("trial")
+    legacy = (sub.get("productType") or {}).get("id") == LEGACY_PRODUCT_TYPE
+    if kind == "cancel" and legacy:
+        return messages.for_reason("legacy_cancel")
     if kind == "cancel":
         until = _instant(sub.get("cancellationAllowedUntilDate"))
         if until is None or now > until:
@@ -74,6 +80,8 @@ def refusal(kind: str, request: dict[str, Any], sub: dict[str, Any], now: dateti
         quantity = int(request["quantity"])
         if status == "suspended":
             return messages.for_reason("subscription_suspended")
+        if legacy:
+            return None  # legacy seats go up or down at any time: no 168-hour windows
         current = int(sub.get("quantity", 0))
         reducible = int((sub.get("refundableQuantity") or {}).get("totalQuantity", 0))
         floor = current - reducible
