@@ -162,6 +162,15 @@ class Subscription:
     updates: int = 0
     version: int = 1
     status_since: datetime | None = None
+    #: ``scheduledNextTermInstructions`` as Microsoft shows them (camelCase), applied by the
+    #: renewal; ``None`` when nothing is scheduled (issue 6, owned by subscriptions/lifecycle).
+    scheduled_next_term: dict[str, Any] | None = None
+    #: ``nextChargeInstructions``: a billing-cycle change taking effect at the next charge.
+    next_charge: dict[str, Any] | None = None
+    #: The subscription this one was upgraded from, or converted from (transitions).
+    upgraded_from: str | None = None
+    #: A perpetual licence's one-use product key, delivered on provisioning.
+    product_key: str | None = None
 
 
 @dataclass(slots=True)
