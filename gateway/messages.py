@@ -72,6 +72,19 @@ BY_REASON: dict[str, str] = {
     "legacy_not_active": "Legacy subscription {subscription_id} is {status}, not active; reactivate it before moving it, or buy the NCE subscription with a new order.",
     "legacy_seats_out_of_range": "Legacy subscription {subscription_id} has {quantity} seats, outside what {title} allows ({minimum}-{maximum}); give a quantity within that range and move it again.",
     "legacy_suspend_refused": "The NCE subscription ({subscription_ids}) was bought, but Partner Center refused to suspend legacy subscription {subscription_id} ({description}); suspend the legacy subscription by hand so the customer is not billed for both.",
+    # -- upgrades --
+    "upgrade_not_found": "Subscription {subscription_id} was not found for customer {customer_id}; check both ids.",
+    "upgrade_not_active": "Subscription {subscription_id} is {status}; only active subscriptions can be upgraded, so reactivate it first.",
+    "upgrade_not_a_target": "{title} is not an upgrade of {offer_name} (Microsoft allows: {targets}); downgrades are not possible, so buy the other offer with a new order instead.",
+    "upgrade_not_eligible": "Partner Center says this subscription can't move to {title} now ({errors}); fix that and try again.",
+    "upgrade_target_not_eligible": "Subscription {target_id} can't receive these seats ({errors}); wait until it can, or upgrade into a new subscription by leaving toSubscriptionId out.",
+    "upgrade_trial_seats": "A trial converted before its end needs at least {minimum} seats, not {quantity}; ask for {minimum} or more, or let it convert at renewal.",
+    "upgrade_too_many_seats": "Subscription {subscription_id} has {seats} seats, so {quantity} can't be upgraded; ask for {seats} or fewer.",
+    # -- scheduled changes and billing --
+    "scheduled_change_needs_auto_renew": "A change can only be scheduled for the renewal of an active subscription with auto-renew on (this one is {status}); turn auto-renew on (resume it first if suspended), then schedule the change again.",
+    "nothing_scheduled": "Nothing is scheduled for this subscription's renewal, so there is nothing to cancel.",
+    "billing_cycle_trial": "A trial's billing cycle can't be changed; schedule the paid subscription's billing for the conversion instead (scheduled-change).",
+    "billing_cycle_not_active": "The subscription is {status}; only an active subscription's billing cycle can be changed, so resume it first.",
 }
 
 

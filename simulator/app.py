@@ -35,10 +35,12 @@ from simulator import (
     control,
     customers,
     legacy,
+    migrations,
     orders,
     partners,
     subscriptions,
     transfers,
+    transitions,
 )
 from simulator.context import PARTNER, SIMULATOR, Simulator
 from simulator.errors import PartnerCenterError
@@ -221,6 +223,7 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
         app.cleanup_ctx.append(_freeze_gc)
     router = app.router
     # aiohttp tries the routes under one prefix in registration order: the hottest first.
+    transitions.add_routes(router)
     subscriptions.add_routes(router)
     carts.add_routes(router)
     orders.add_routes(router)
@@ -228,6 +231,7 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
     agreements.add_routes(router)
     transfers.add_routes(router)
     legacy.add_routes(router)
+    migrations.add_routes(router)
     catalog.add_routes(router)
     partners.add_routes(router)
     control.add_routes(router)

@@ -14,6 +14,17 @@ LIMITATIONS:
 - Views other than ``OnlineServices``, ``Software`` and ``SoftwarePerpetual`` are accepted and list
   nothing; the perpetual software product is listed under ``OnlineServices`` as well, so one call
   discovers the whole default world (Microsoft lists it under the software views only).
+- The SMB suites (Business Basic, Standard, Premium) are capped at 300 seats per subscription
+  (``maximumQuantity``) and at 300 seats of each suite per customer across all its subscriptions
+  and partners (checked at checkout, ``simulator.purchases``); the seed gives "SMB with a
+  300-licence cap" without saying how the cap counts, and Microsoft's own pages cap each Business
+  plan at 300 users per tenant. A combined cap across the three suites is not modelled.
+- "Some offers are limited to one subscription per customer": the simulator marks the trial SKU
+  (Microsoft 365 Business Basic Trial) so, one trial of an offer per customer; no wire field says
+  it (only ``dynamicAttributes.hasConstraints``). A second one is refused at checkout.
+- Perpetual software has no cancellation policy; the seed's returns "under rules, handled by the
+  distributor's service desk" happen outside the API, so a return is not available here (a
+  cancel is 400 / 900213).
 - Currencies are one per country (euro-area countries in EUR, others in their own currency);
   Microsoft's actual CSP billing currency for a few non-euro countries is unverified.
 """
@@ -72,6 +83,10 @@ class Sku:
     addon_rule: str | None
     prerequisites: tuple[str, ...]
     upgrade_targets: tuple[str, ...]
+    #: Seats of this SKU one customer may hold across all its subscriptions and partners.
+    seats_per_customer: int | None = None
+    #: Offers Microsoft limits to one subscription per customer.
+    one_per_customer: bool = False
 
     @property
     def catalog_item_id(self) -> str:
@@ -123,6 +138,8 @@ def load() -> Catalog:
                 addon_rule=s.get("addonRule"),
                 prerequisites=tuple(s.get("prerequisiteSkus", [])),
                 upgrade_targets=tuple(s.get("upgradeTargetOffers", [])),
+                seats_per_customer=s.get("seatsPerCustomer"),
+                one_per_customer=s.get("onePerCustomer", False),
             )
             for s in p["skus"]
         ]
@@ -198,7 +215,7 @@ def render_sku(sku: Sku, base: str) -> dict[str, Any]:
         "provisioningVariables": [],
         "actions": [] if sku.is_perpetual else ["Refund"],
         "dynamicAttributes": {
-            "hasConstraints": sku.is_addon or sku.maximum <= 300,
+            "hasConstraints": sku.is_addon or sku.maximum <= 300 or sku.one_per_customer,
             "isAddon": sku.is_addon,
             "prerequisiteSkus": list(sku.prerequisites),
             "upgradeTargetOffers": list(sku.upgrade_targets),

@@ -113,6 +113,7 @@ def render_config(sim: Simulator) -> dict[str, Any]:
         "transferExpiry": duration_text(config.transfer_expiry),
         "cartExpiry": duration_text(config.cart_expiry),
         "maxUpdates": config.max_updates,
+        "maxSubscriptionsPerCustomer": config.max_subscriptions_per_customer,
     }
 
 
@@ -125,6 +126,7 @@ class ConfigPatch(Inbound):
     transfer_expiry: str | None = None
     cart_expiry: str | None = None
     max_updates: int | None = Field(default=None, ge=1)
+    max_subscriptions_per_customer: int | None = Field(default=None, ge=1)
 
 
 async def get_config(request: web.Request) -> web.Response:

@@ -18,11 +18,15 @@ LIMITATIONS:
 - A subscription still suspended at term end becomes ``expired`` like any subscription with
   auto-renew off (the contract's rule); Microsoft documents ``disabled`` for that case.
 - A renewal always succeeds; renewals never fail or stay queued beyond ``renewalProcessing``.
-- A trial converts to the first of its ``upgradeTargetOffers`` that offers P1Y/monthly;
-  scheduled next-term instructions are not applied (not modelled yet, issue 6). The trial's
-  term is its catalog term (P1M), not exactly 30 days.
-- ``trialConverted``, ``subscriptionDisabled`` and ``subscriptionDeleted`` extend the
-  contract's minimum list of event types.
+- A trial without scheduled instructions converts to the first of its ``upgradeTargetOffers``
+  that offers P1Y/monthly. The trial's term is its catalog term (P1M), not exactly 30 days.
+- ``trialConverted``, ``subscriptionDisabled``, ``subscriptionDeleted`` and
+  ``billingCycleChanged`` extend the contract's minimum list of event types.
+- Cycle charges (the simulator's model, no source pins it): a subscription is charged at 00:00
+  UTC on every billing-period boundary inside its term (monthly: each month from the term's
+  start day; annual: each year; triennial: only the term start). A charge stays in progress
+  for ``renewalProcessing``, like a renewal; then a pending ``nextChargeInstructions`` billing
+  cycle takes effect. A change due after the last charge of the term waits for the renewal.
 """
 
 from __future__ import annotations
@@ -115,10 +119,13 @@ def _renewal_done(world: World, sub_id: str, expected: date) -> Handler:
         if sub is None or sub.renewing_since is None or sub.commitment_end != expected:
             return []
         now = world.now
-        converted = sub.is_trial and _convert_trial(sub)
+        was_trial = sub.is_trial
+        _apply_next_charge(sub)
+        custom_end = apply_scheduled(sub)
+        converted = was_trial and (not sub.is_trial or _convert_trial(sub))
         start = expected + timedelta(days=1)
         sub.effective_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
-        sub.commitment_end = term_end(start, sub.term_duration or "P1Y")
+        sub.commitment_end = custom_end or term_end(start, sub.term_duration or "P1Y")
         sub.renewing_since = None
         window = now + world.config.cancellation_window
         sub.cancellation_until = window
@@ -128,6 +135,35 @@ def _renewal_done(world: World, sub_id: str, expected: date) -> Handler:
         return [("trialConverted" if converted else "renewalCompleted", uri(sub))]
 
     return fire
+
+
+def _apply_next_charge(sub: Subscription) -> None:
+    """A billing-cycle change still pending at the renewal takes effect with the new term."""
+    if sub.next_charge is not None:
+        sub.billing_cycle = sub.next_charge["product"]["billingCycle"]
+        sub.next_charge = None
+
+
+def apply_scheduled(sub: Subscription) -> date | None:
+    """Turn the subscription into what its ``scheduledNextTermInstructions`` ask (offer, seats,
+    term, billing) and clear them; returns the co-terminous end date they asked for, if any."""
+    instructions, sub.scheduled_next_term = sub.scheduled_next_term, None
+    if instructions is None:
+        return None
+    product = instructions["product"]
+    sku = catalog.load().find(
+        f"{product['productId']}:{product['skuId']}:{product['availabilityId']}"
+    )
+    if sku is None:  # the catalog is fixed, so instructions checked on PATCH always resolve
+        return None
+    if sub.friendly_name == sub.offer_name:
+        sub.friendly_name = sku.title
+    sub.catalog_item_id, sub.offer_name = sku.catalog_item_id, sku.title
+    sub.quantity = int(instructions["quantity"])
+    sub.term_duration, sub.billing_cycle = product["termDuration"], product["billingCycle"]
+    sub.is_trial = False
+    custom = instructions.get("customTermEndDate")
+    return date.fromisoformat(custom[:10]) if custom else None
 
 
 def _convert_trial(sub: Subscription) -> bool:
@@ -172,6 +208,60 @@ def _set_status(world: World, sub: Subscription, status: str) -> None:
     sub.status_since = world.now
     sub.auto_renew = False
     sub.version += 1
+
+
+# -- cycle charges ---------------------------------------------------------------------------
+
+CYCLE_MONTHS = {"monthly": 1, "annual": 12, "triennial": 36}
+
+
+def charge_days(sub: Subscription) -> list[date]:
+    """The days inside the current term (not its first) on which a charge for the next billing
+    period is taken."""
+    months = CYCLE_MONTHS.get(sub.billing_cycle)
+    if months is None or sub.commitment_end is None:
+        return []
+    start = sub.effective_start.date()
+    days = []
+    k = 1
+    while (day := add_months(start, months * k)) <= sub.commitment_end:
+        days.append(day)
+        k += 1
+    return days
+
+
+def charge_in_progress(world: World, sub: Subscription) -> bool:
+    """Whether a cycle charge is being taken now (its next-charge instructions are read-only)."""
+    today = world.now.date()
+    if today not in charge_days(sub):
+        return False
+    since = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    return world.now < since + world.config.renewal_processing
+
+
+def schedule_next_charge(world: World, sub: Subscription) -> None:
+    """Apply the pending billing-cycle change once the next cycle charge completes; with no
+    charge left in the term, the renewal applies it."""
+    pending = sub.next_charge
+    starts = (datetime(d.year, d.month, d.day, tzinfo=UTC) for d in charge_days(sub))
+    start = next((s for s in starts if s > world.now), None)
+    if pending is None or start is None:
+        return
+    world.clock.schedule(
+        start + world.config.renewal_processing, _charge_done(world, sub.id, pending)
+    )
+
+
+def _charge_done(world: World, sub_id: str, expected: dict[str, object]) -> Handler:
+    def fire() -> list[tuple[str, str]]:
+        sub = world.subscriptions.get(sub_id)
+        if sub is None or sub.next_charge is not expected or sub.status != "active":
+            return []
+        _apply_next_charge(sub)
+        sub.version += 1
+        return [("billingCycleChanged", uri(sub))]
+
+    return fire
 
 
 def refundable(sub: Subscription, now: datetime) -> list[SeatBatch]:

@@ -14,6 +14,12 @@ LIMITATIONS:
 - ``referenceCustomerId``, when sent, must be the customer in the path (400 / 800002);
   ``lineItemNumber`` values must be unique.
 - ``PATCH …/orders/{id}`` (cancelling a pending legacy order) is not served.
+- A perpetual licence's one-use product key (seed ``004_…``: "provisioning generates a key that
+  can be used only once") is shown as ``productKey`` on its completed order line and on its
+  ``provisioningstatus`` item, a simulator field: Microsoft delivers software keys through its
+  entitlements API, which the simulator does not serve. The key's single activation is not
+  modelled, and returns of perpetual licences happen through the distributor's service desk,
+  not the API.
 """
 
 from __future__ import annotations
@@ -64,6 +70,9 @@ def render_order(world: World, order: Order) -> dict[str, Any]:
         }
         if completed:
             entry["subscriptionId"] = line.subscription_id
+            key = _product_key(world, line.subscription_id)
+            if key:
+                entry["productKey"] = key
         entry.update(
             {
                 "termDuration": line.term_duration,
@@ -120,6 +129,11 @@ def render_order(world: World, order: Order) -> dict[str, Any]:
     }
 
 
+def _product_key(world: World, subscription_id: str) -> str | None:
+    sub = world.subscriptions.get(subscription_id)
+    return sub.product_key if sub is not None else None
+
+
 def find_order(world: World, customer_id: str, partner_id: str, order_id: str) -> Order:
     order = world.orders.get(order_id.lower())
     if order is None or order.customer_id != customer_id or order.partner_id != partner_id:
@@ -152,15 +166,18 @@ async def provisioning_status(request: web.Request) -> web.Response:
     customer = customer_of(request)
     order = find_order(world, customer.tenant_id, partner.tenant_id, request.match_info["order"])
     status = "fulfilled" if order.completed else "PrefulfillmentPending"
-    items = [
-        {
+    items = []
+    for line in order.lines:
+        item: dict[str, Any] = {
             "orderLineItemId": line.number,
             "lineItemNumber": line.number,
             "status": status,
             "quantityProvisioningInformation": [{"quantity": line.quantity, "status": status}],
         }
-        for line in order.lines
-    ]
+        key = _product_key(world, line.subscription_id) if order.completed else None
+        if key:
+            item["productKey"] = key
+        items.append(item)
     return respond(collection(items, request.path.removeprefix("/v1")))
 
 

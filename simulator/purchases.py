@@ -5,10 +5,18 @@ created, in this order: the customer's MCA (403 / 13605); quantities outside the
 (900275, including a cart line carrying error 10010 or 10015); other lines with errors (800009);
 the reseller of record on each line (800015, 2072, 800016, 900123); the partner-of-record
 attestation (900206, only when a line names a reseller); EU/EFTA additional resellers (800002);
-add-on rules (800002); sandbox limits (800018).
+add-on rules (800002); offers limited to one subscription per customer and the SMB suites' 300
+seats per customer (800002); the per-tenant subscription cap ``maxSubscriptionsPerCustomer``
+(403 / 800066); sandbox limits (800018).
 
-Add-on caps and sandbox limits count what the customer holds with every partner, including the
+Add-on rules and every cap count what the customer holds with every partner, including the
 lines of orders still pending: their subscriptions don't exist yet, but will.
+
+An add-on's term ends with its base's: its ``commitmentEndDate`` is that of the customer's active
+subscription of a prerequisite SKU (with any partner, or bought in the same order) that ends
+last, when that date falls within the add-on's own term; otherwise (a monthly add-on on an annual
+base, or no base with an end date) the add-on keeps its own term end. A perpetual licence gets a
+one-use product key when its order completes (``simulator.orders`` shows it).
 
 An order is ``completed`` once ``orderProvisioning`` has passed on the simulated clock (at once
 with the default ``PT0S``); only then do its subscriptions exist.
@@ -19,14 +27,20 @@ LIMITATIONS:
 - Prices are list prices; no promotions, no proration.
 - Add-on rules are checked when add-on seats are bought; reducing or cancelling base seats later
   never re-checks the customer's existing Copilot or Multi-Geo seats.
-- Sandbox limits count subscriptions in any status but ``deleted``.
+- Sandbox limits and the per-tenant cap count subscriptions in any status but ``deleted``
+  (legacy ones included); the one-per-customer and SMB seat caps count ``active`` and
+  ``suspended`` ones. A seat increase by PATCH or an upgrade is not checked against the SMB
+  per-customer cap (``simulator.subscriptions`` owns those changes).
+- Suspending a base subscription does not suspend its add-ons.
+- Only an add-on's first term is aligned to its base; renewals then follow each subscription's
+  own term (so they stay aligned when both have the same term).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 from contracts.partner_center.regions import EU_EFTA
@@ -185,6 +199,46 @@ def _check_addons(world: World, customer: Customer, lines: list[Line]) -> None:
                 )
 
 
+def _check_offer_caps(world: World, customer: Customer, lines: list[Line]) -> None:
+    """One subscription per customer for offers so limited; at most ``seats_per_customer``
+    seats of an SMB suite across the customer's subscriptions with every partner."""
+    held = _held(world, customer, ("active", "suspended"))
+    for line in lines:
+        sku = line.sku
+        if sku.one_per_customer:
+            count = sum(1 for item_id, _ in held if item_id == sku.catalog_item_id)
+            count += sum(1 for other in lines if other.sku is sku)
+            if count > 1:
+                raise invalid_input(
+                    f"line {line.number}: {sku.title} is limited to one subscription per "
+                    f"customer; this purchase would make {count}"
+                )
+        cap = sku.seats_per_customer
+        if cap is not None:
+            seats = _seats(held, lines, {sku.product_sku})
+            if seats > cap:
+                raise invalid_input(
+                    f"line {line.number}: {sku.title} is capped at {cap} seats per customer "
+                    f"across all its subscriptions and partners; this purchase would make {seats}"
+                )
+
+
+def _check_tenant_cap(world: World, customer: Customer, lines: list[Line]) -> None:
+    """Microsoft Entra's per-tenant subscription limit: no new subscription past it."""
+    limit = world.config.max_subscriptions_per_customer
+    held = _held(world, customer, ("active", "suspended", "expired", "disabled"))
+    if len(held) + len(lines) > limit:
+        raise PartnerCenterError(
+            800066,
+            status=403,
+            description=(
+                f"The customer has reached the limit of {limit} subscriptions per customer: it "
+                f"holds {len(held)} and this purchase adds {len(lines)}. Add licences to an "
+                "existing subscription instead."
+            ),
+        )
+
+
 def _check_sandbox(world: World, customer: Customer, lines: list[Line]) -> None:
     held = _held(world, customer, ("active", "suspended", "expired", "disabled"))
     if len(held) + len(lines) > SANDBOX_SUBSCRIPTIONS:
@@ -222,14 +276,23 @@ def check_purchase(
     for line in lines:
         _check_additional(world, partner, customer, line)
     _check_addons(world, customer, lines)
+    _check_offer_caps(world, customer, lines)
+    _check_tenant_cap(world, customer, lines)
     if world.config.sandbox_limits:
         _check_sandbox(world, customer, lines)
 
 
 def place_order(
-    world: World, partner: Partner, customer: Customer, lines: list[Line], cycle: str
+    world: World,
+    partner: Partner,
+    customer: Customer,
+    lines: list[Line],
+    cycle: str,
+    end: date | None = None,
 ) -> Order:
-    """Create one order for ``lines`` (already checked) and complete it now or when due."""
+    """Create one order for ``lines`` (already checked) and complete it now or when due;
+    ``end``, when given, is the commitment end of every subscription it creates (a migration
+    coterminous with the legacy term)."""
     now = world.now
     order = Order(
         id=world.hex_id(12),
@@ -260,30 +323,73 @@ def place_order(
     )
     world.add_order(order)
     if order.completes_at <= now:
-        complete_order(world, order)
+        complete_order(world, order, end)
     else:
-        world.clock.schedule(order.completes_at, _completion(world, order.id))
+        world.clock.schedule(order.completes_at, _completion(world, order.id, end))
     return order
 
 
-def _completion(world: World, order_id: str) -> Handler:
+def _completion(world: World, order_id: str, end: date | None) -> Handler:
     def fire() -> list[tuple[str, str]]:
         order = world.orders[order_id]
         if order.completed:
             return []
-        complete_order(world, order)
+        complete_order(world, order, end)
         return [("orderCompleted", f"/customers/{order.customer_id}/orders/{order.id}")]
 
     return fire
 
 
-def complete_order(world: World, order: Order) -> None:
+KEY_ALPHABET = "BCDFGHJKMNPQRTVWXY2346789"
+
+
+def product_key(world: World) -> str:
+    """A Windows-style 25-character key from the world's seeded generator (replays stay
+    byte for byte)."""
+    chars = [world.rng.choice(KEY_ALPHABET) for _ in range(25)]
+    return "-".join("".join(chars[i : i + 5]) for i in range(0, 25, 5))
+
+
+def _base_end(world: World, customer_id: str, sku: Sku) -> date | None:
+    """The end of the customer's active base subscription, of one of ``sku``'s prerequisite
+    SKUs, that ends last (with any partner)."""
+    items = catalog.load()
+    ends = [
+        s.commitment_end
+        for s in world.subscriptions_by_customer.get(customer_id, [])
+        if s.status == "active"
+        and s.commitment_end is not None
+        and (base := items.find(s.catalog_item_id)) is not None
+        and base.product_sku in sku.prerequisites
+    ]
+    return max(ends, default=None)
+
+
+def _term_end(
+    world: World, order: Order, sku: Sku, line: OrderLine, end: date | None
+) -> date | None:
+    if line.term_duration is None:
+        return None
+    now = world.now
+    own = lifecycle.term_end(now.date(), line.term_duration)
+    if end is not None:
+        return end
+    base = _base_end(world, order.customer_id, sku) if sku.is_addon else None
+    return base if base is not None and now.date() <= base <= own else own
+
+
+def complete_order(world: World, order: Order, end: date | None = None) -> None:
+    """Create the order's subscriptions: base offers first, so an add-on bought with its base
+    aligns to it."""
     now = world.now
     items = catalog.load()
+    skus: dict[int, Sku] = {}
     for line in order.lines:
-        sku = items.find(line.catalog_item_id)
-        assert sku is not None
-        start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        found = items.find(line.catalog_item_id)
+        assert found is not None
+        skus[line.number] = found
+    for line in sorted(order.lines, key=lambda x: skus[x.number].is_addon):
+        sku = skus[line.number]
         window = None if sku.is_perpetual else now + world.config.cancellation_window
         sub = Subscription(
             id=line.subscription_id,
@@ -298,9 +404,7 @@ def complete_order(world: World, order: Order) -> None:
             term_duration=line.term_duration,
             created_at=now,
             effective_start=now,
-            commitment_end=None
-            if line.term_duration is None
-            else lifecycle.term_end(start.date(), line.term_duration),
+            commitment_end=_term_end(world, order, sku, line, end),
             cancellation_until=window,
             seat_batches=[SeatBatch(line.quantity, window)] if window else [],
             partner_id_on_record=line.partner_id_on_record or "",
@@ -308,6 +412,7 @@ def complete_order(world: World, order: Order) -> None:
             product_type=sku.product_type,
             auto_renew=not sku.is_perpetual,
             is_trial=sku.is_trial,
+            product_key=product_key(world) if sku.is_perpetual else None,
         )
         world.add_subscription(sub)
         lifecycle.schedule_term(world, sub)

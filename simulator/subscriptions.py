@@ -2,8 +2,30 @@
 record, under Microsoft's rules.
 
 PATCH is full-replace, as Microsoft documents: an omitted ``autoRenewEnabled`` turns auto-renew
-off; an omitted ``quantity``, ``friendlyName`` or ``partnerId`` keeps the current value. Only an
-accepted PATCH that changes something counts toward the 1,200-update limit.
+off and an omitted ``scheduledNextTermInstructions`` or ``nextChargeInstructions`` clears them
+(the reference's "Pitfall"); an omitted ``quantity``, ``friendlyName``, ``partnerId`` or
+``billingCycle`` keeps the current value. Only an accepted PATCH that changes something counts
+toward the 1,200-update limit.
+
+Scheduled changes (``scheduledNextTermInstructions``: ``product{productId, skuId,
+availabilityId, termDuration, billingCycle}``, ``quantity``, ``customTermEndDate``) need an
+active subscription with auto-renew on (400 / 800093); the product must be the same SKU or one
+of its ``upgradeTargetOffers`` (400 / 800002), sold with that term and billing (900270 when the
+billing is longer than the term, else 800002), the quantity within its range (2002). As the
+seed lists, saved instructions are removed by a cancel, a suspend, auto-renew off or a quantity
+change (an upgrade or a mid-term trial conversion clears them in ``simulator.transitions``);
+the renewal applies them (``simulator.lifecycle``). ``termDuration`` and ``billingCycle`` are
+Microsoft's fields of ``product``; sent beside ``product`` they are read as well.
+``customTermEndDate`` (co-terminous end): not a date → 900244; neither the last day of a
+calendar month nor the end date of another active non-trial subscription of the customer →
+900245; not inside the next term (after its start, no later than its full length) → 900246.
+
+A billing-cycle change (``billingCycle`` different from the current one, or
+``nextChargeInstructions.product.billingCycle``) is saved as ``nextChargeInstructions`` and takes
+effect when the next cycle charge completes (``lifecycle.charge_days``); ``billingCycle`` shows
+the cycle in force until then. Refused for trials and perpetual software (800097), a cycle the
+offer does not sell for the term (900269; 900270 when longer than the term), and while a cycle
+charge is in progress (409 / 900278: next-charge instructions are read-only then).
 
 Order of checks: deleted (2011), expired or disabled (900279), auto-renew asked of perpetual
 software (800093), nothing changed (200, uncounted), renewal in progress (409 / 800082), update
@@ -13,7 +35,12 @@ quantity or a numeric auto-renew flag is a 400 / 800002 naming the field.
 LIMITATIONS:
 - Answers are always 200 with the whole subscription, never 202 + ``Location``.
 - ``If-Match`` is not checked (no 2055).
-- Billing-cycle changes and scheduled next-term instructions are not modelled yet (issue 6).
+- Instructions are rendered only when set; Microsoft shows ``scheduledNextTermInstructions`` on
+  every trial (its default conversion), the simulator only once the partner schedules one.
+- A quantity change in the same PATCH as new (different) instructions keeps the new ones: only
+  *saved* instructions are removed by the quantity change.
+- The 900244-900246 split and 900278 for a cycle charge are the simulator's choice (the reference
+  names the ranges, not the triggers).
 - Legacy CSP subscriptions (``simulator.legacy``) follow their own status and seat rules and
   render without ``refundableQuantity``; their ``provisioningstatus`` ``skuId`` is the offer id.
 - Perpetual software has no cancellation window (a cancel is 400 / 900213); Microsoft refunds
@@ -22,7 +49,7 @@ LIMITATIONS:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +57,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from simulator import catalog, legacy, lifecycle
 from simulator.context import customer_of, partner_of, world_of
-from simulator.errors import PartnerCenterError
+from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Partner, SeatBatch, Subscription
 from simulator.wire import (
     JSON_TYPE,
@@ -49,6 +76,27 @@ from simulator.world import World
 HOURS = 168
 
 
+class ProductTerm(Inbound):
+    product_id: StrictStr
+    sku_id: StrictStr
+    availability_id: StrictStr
+    term_duration: StrictStr | None = None
+    billing_cycle: StrictStr | None = None
+
+
+class NextTerm(Inbound):
+    product: ProductTerm
+    quantity: StrictInt = Field(ge=1)
+    term_duration: StrictStr | None = None
+    billing_cycle: StrictStr | None = None
+    custom_term_end_date: StrictStr | None = None
+
+
+class NextCharge(Inbound):
+    product: ProductTerm
+    quantity: StrictInt | None = None
+
+
 class SubscriptionPatch(Inbound):
     """Strict types: ``"6"`` for a quantity or ``"yes"`` for auto-renew is a 400 naming the
     field, not a silent coercion."""
@@ -58,6 +106,9 @@ class SubscriptionPatch(Inbound):
     auto_renew_enabled: StrictBool | None = None
     friendly_name: StrictStr | None = Field(default=None, max_length=250)
     partner_id: StrictStr | None = None
+    billing_cycle: StrictStr | None = None
+    scheduled_next_term_instructions: NextTerm | None = None
+    next_charge_instructions: NextCharge | None = None
 
 
 def _links(sub: Subscription, base: str) -> dict[str, Any]:
@@ -120,6 +171,10 @@ def render(sub: Subscription, now: datetime) -> dict[str, Any]:
                 {"quantity": b.quantity, "allowedUntilDateTime": iso(b.until)} for b in batches
             ],
         }
+    if sub.scheduled_next_term is not None:
+        body["scheduledNextTermInstructions"] = sub.scheduled_next_term
+    if sub.next_charge is not None:
+        body["nextChargeInstructions"] = sub.next_charge
     if sub.additional_partner_ids:
         body["additionalPartnerIdsOnRecord"] = list(sub.additional_partner_ids)
     if sub.status == "suspended":
@@ -151,8 +206,11 @@ def update(world: World, partner: Partner, sub: Subscription, patch: Subscriptio
     quantity = sub.quantity if patch.quantity is None else patch.quantity
     name = sub.friendly_name if patch.friendly_name is None else patch.friendly_name
     por = sub.partner_id_on_record if patch.partner_id is None else patch.partner_id.strip()
-    if (status, auto_renew, quantity, name, por) == (
-        sub.status, sub.auto_renew, sub.quantity, sub.friendly_name, sub.partner_id_on_record
+    scheduled = _next_term_asked(patch.scheduled_next_term_instructions)
+    next_cycle = _next_cycle_asked(sub, patch)
+    if (status, auto_renew, quantity, name, por, scheduled, next_cycle) == (
+        sub.status, sub.auto_renew, sub.quantity, sub.friendly_name, sub.partner_id_on_record,
+        sub.scheduled_next_term, _pending_cycle(sub),
     ):  # fmt: skip
         return False
     if sub.renewing_since is not None:
@@ -167,6 +225,15 @@ def update(world: World, partner: Partner, sub: Subscription, patch: Subscriptio
         raise PartnerCenterError(
             800096, status=400, description="Can't update the status of a trial subscription."
         )
+    keeps = status == sub.status and quantity == sub.quantity and auto_renew
+    if scheduled is not None and scheduled != sub.scheduled_next_term:
+        _check_next_term(world, sub, scheduled, status, auto_renew)
+    elif not keeps:  # a cancel, a suspend, auto-renew off or a quantity change removes the
+        scheduled = None  # saved instructions, even when the body repeats them
+    if status == "deleted":
+        next_cycle = None
+    elif next_cycle != _pending_cycle(sub):
+        _check_next_cycle(world, sub, sku, next_cycle, status)
     if status != sub.status and legacy.is_legacy(sub):
         legacy.change_status(world, sub, status, quantity, auto_renew, name, por)
     elif status != sub.status:
@@ -183,9 +250,165 @@ def update(world: World, partner: Partner, sub: Subscription, patch: Subscriptio
         sub.auto_renew = auto_renew
         sub.friendly_name = name
         sub.partner_id_on_record = por
+    sub.scheduled_next_term = scheduled
+    _save_next_cycle(world, sub, next_cycle)
     sub.updates += 1
     sub.version += 1
     return True
+
+
+# -- scheduled changes and billing cycles ------------------------------------------------------
+
+
+def _next_term_asked(asked: NextTerm | None) -> dict[str, Any] | None:
+    """The instructions as Microsoft shows them (term and billing inside ``product``)."""
+    if asked is None:
+        return None
+    product = asked.product
+    out: dict[str, Any] = {
+        "product": {
+            "productId": product.product_id.upper(),
+            "skuId": product.sku_id.upper(),
+            "availabilityId": product.availability_id.upper(),
+            "termDuration": product.term_duration or asked.term_duration,
+            "billingCycle": (product.billing_cycle or asked.billing_cycle or "").lower() or None,
+        },
+        "quantity": asked.quantity,
+    }
+    if asked.custom_term_end_date is not None:
+        out["customTermEndDate"] = asked.custom_term_end_date
+    return out
+
+
+def _check_next_term(
+    world: World, sub: Subscription, asked: dict[str, Any], status: str, auto_renew: bool
+) -> None:
+    where = "scheduledNextTermInstructions"
+    if status != "active" or sub.status != "active" or not auto_renew:
+        raise PartnerCenterError(
+            800093, status=400,
+            description=f"{where} need an active subscription with autoRenewEnabled true.",
+        )  # fmt: skip
+    product = asked["product"]
+    target = catalog.load().find(
+        f"{product['productId']}:{product['skuId']}:{product['availabilityId']}"
+    )
+    current = catalog.load().find(sub.catalog_item_id)
+    allowed = set(current.upgrade_targets) if current else set()
+    if current is not None and not current.is_trial:
+        allowed.add(current.product_sku)
+    if target is None or target.is_trial or target.product_sku not in allowed:
+        raise invalid_input(
+            f"{where}.product must be this subscription's SKU or one of its upgradeTargetOffers "
+            f"({', '.join(sorted(allowed)) or 'none'}); no downgrades"
+        )
+    term, cycle = product["termDuration"], product["billingCycle"]
+    if not term or not cycle:
+        raise invalid_input(f"{where}.product needs termDuration and billingCycle")
+    if not target.offers(term, cycle):
+        months = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+        if catalog.CYCLE_MONTHS.get(cycle, 0) > months.get(term, 10**3):
+            raise PartnerCenterError(900270)
+        raise invalid_input(f"{where}.product: {target.title} is not sold as {term}/{cycle}")
+    if not target.minimum <= asked["quantity"] <= target.maximum:
+        raise PartnerCenterError(2002)
+    if "customTermEndDate" in asked:
+        asked["customTermEndDate"] = _custom_end(world, sub, asked["customTermEndDate"], term)
+
+
+def _custom_end(world: World, sub: Subscription, raw: str, term: str) -> str:
+    """Check a co-terminous end date; returns it in Microsoft's form."""
+    try:
+        end = datetime.fromisoformat(raw.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise PartnerCenterError(
+            900244, status=400,
+            description=f"customTermEndDate {raw!r} is not a date (yyyy-mm-dd).",
+        ) from None  # fmt: skip
+    month_end = (end + timedelta(days=1)).day == 1
+    others = {
+        s.commitment_end
+        for s in world.subscriptions_by_customer.get(sub.customer_id, [])
+        if s.id != sub.id and s.status == "active" and not s.is_trial
+        and s.product_type == sub.product_type
+    }  # fmt: skip
+    if not month_end and end not in others:
+        raise PartnerCenterError(
+            900245, status=400,
+            description="customTermEndDate must be the last day of a calendar month or the "
+            "end date of another active subscription of this customer.",
+        )  # fmt: skip
+    assert sub.commitment_end is not None  # an auto-renewing subscription has a term
+    start = sub.commitment_end + timedelta(days=1)
+    if not start <= end <= lifecycle.term_end(start, term):
+        raise PartnerCenterError(
+            900246, status=400,
+            description=f"customTermEndDate must fall inside the next term ({start.isoformat()} "
+            f"to {lifecycle.term_end(start, term).isoformat()}).",
+        )  # fmt: skip
+    return f"{end.isoformat()}T00:00:00Z"
+
+
+def _pending_cycle(sub: Subscription) -> str | None:
+    return None if sub.next_charge is None else str(sub.next_charge["product"]["billingCycle"])
+
+
+def _next_cycle_asked(sub: Subscription, patch: SubscriptionPatch) -> str | None:
+    """The billing cycle the PATCH asks for from the next charge; ``None`` when none (an omitted
+    ``nextChargeInstructions`` with the current ``billingCycle`` drops a pending change)."""
+    if patch.billing_cycle is not None and patch.billing_cycle.lower() != sub.billing_cycle:
+        return patch.billing_cycle.lower()
+    charge = patch.next_charge_instructions
+    cycle = charge.product.billing_cycle if charge is not None else None
+    if cycle is None or cycle.lower() == sub.billing_cycle:
+        return None
+    return cycle.lower()
+
+
+def _check_next_cycle(
+    world: World, sub: Subscription, sku: catalog.Sku | None, cycle: str | None, status: str
+) -> None:
+    if sub.is_trial or sku is None or sku.is_perpetual or legacy.is_legacy(sub):
+        raise PartnerCenterError(
+            800097, status=400, description="Can't update the billing cycle of this subscription."
+        )
+    if lifecycle.charge_in_progress(world, sub):
+        raise PartnerCenterError(
+            900278, status=409,
+            description="There is a pending operation on this subscription. Please try again "
+            "after 24 hours.",
+        )  # fmt: skip
+    if cycle is None:
+        return
+    if status != "active" or sub.status != "active":
+        raise PartnerCenterError(800091)
+    if cycle not in catalog.CYCLE_MONTHS or cycle in ("none", "one_time"):
+        raise PartnerCenterError(900269, status=400, description="The billing cycle is invalid.")
+    if not sku.offers(sub.term_duration, cycle):
+        months = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+        if catalog.CYCLE_MONTHS[cycle] > months.get(sub.term_duration or "", 10**3):
+            raise PartnerCenterError(900270)
+        raise PartnerCenterError(900269, status=400, description="The billing cycle is invalid.")
+
+
+def _save_next_cycle(world: World, sub: Subscription, cycle: str | None) -> None:
+    if cycle == _pending_cycle(sub):
+        return
+    if cycle is None:
+        sub.next_charge = None
+        return
+    product_id, sku_id, availability_id = sub.catalog_item_id.split(":")
+    sub.next_charge = {
+        "product": {
+            "productId": product_id,
+            "skuId": sku_id,
+            "availabilityId": availability_id,
+            "termDuration": sub.term_duration,
+            "billingCycle": cycle,
+        },
+        "quantity": sub.quantity,
+    }
+    lifecycle.schedule_next_charge(world, sub)
 
 
 def _change_status(

@@ -33,6 +33,9 @@ class Config:
     transfer_expiry: timedelta = timedelta(days=30)
     cart_expiry: timedelta = timedelta(days=7)
     max_updates: int = 1200
+    #: Microsoft Entra's per-tenant subscription limit (its number is unconfirmed): a purchase
+    #: that would take a customer past it is 403 / 800066.
+    max_subscriptions_per_customer: int = 250
 
 
 @dataclass(slots=True)

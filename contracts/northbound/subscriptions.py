@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from contracts.northbound.base import Inbound
 
@@ -48,3 +48,42 @@ class ChangePartnerOfRecord(Inbound):
 
 class NoBody(Inbound):
     """Suspend and resume take no fields; an empty object (or no body) is fine."""
+
+
+class BillingCycle(StrEnum):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+    TRIENNIAL = "triennial"
+
+
+class ScheduleChange(Inbound):
+    """What the subscription becomes at its renewal: a plan code (``Microsoft 365 Business
+    Standard (NCE COM 1YR MTH)``) or a ``catalogItemId`` with ``termDuration`` and
+    ``billingCycle``, and the seats. The offer must be the same or an upgrade."""
+
+    plan_code: str | None = Field(default=None, min_length=1, max_length=200)
+    catalog_item_id: (
+        Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]+:[0-9A-Za-z]+:[0-9A-Za-z]+$")]
+        | None
+    ) = None
+    term_duration: Annotated[str, StringConstraints(pattern=r"^P(1M|1Y|3Y)$")] | None = None
+    billing_cycle: BillingCycle | None = None
+    quantity: int = Field(ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_way_to_name_it(self) -> ScheduleChange:
+        if (self.plan_code is None) == (self.catalog_item_id is None):
+            raise ValueError(
+                "give either planCode or catalogItemId (with termDuration and billingCycle)"
+            )
+        if self.catalog_item_id is not None and (
+            self.term_duration is None or self.billing_cycle is None
+        ):
+            raise ValueError("catalogItemId needs termDuration and billingCycle")
+        return self
+
+
+class ChangeBillingCycle(Inbound):
+    """The billing cycle from the next charge (the current cycle again drops a pending change)."""
+
+    billing_cycle: BillingCycle

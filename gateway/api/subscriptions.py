@@ -14,9 +14,11 @@ from contracts.northbound.base import Outbound
 from contracts.northbound.operations import OperationView
 from contracts.northbound.subscriptions import (
     Cancel,
+    ChangeBillingCycle,
     ChangePartnerOfRecord,
     ChangeSeats,
     NoBody,
+    ScheduleChange,
     SetAutoRenew,
 )
 from contracts.openapi import Route
@@ -61,6 +63,14 @@ class SubscriptionView(Outbound):
         "own minimum may be higher)"
     )
     seat_windows: list[SeatWindow]
+    scheduled_change: dict[str, Any] | None = Field(
+        default=None,
+        description="What the subscription becomes at its renewal (Partner Center's "
+        "scheduledNextTermInstructions); none when nothing is scheduled",
+    )
+    billing_cycle_from_next_charge: str | None = Field(
+        default=None, description="A billing-cycle change waiting for the next cycle charge"
+    )
     as_of: datetime = Field(description="Partner Center's time when this was read")
 
 
@@ -105,6 +115,10 @@ def subscription_view(customer: str, sub: dict[str, Any], now: datetime) -> dict
             )
             for d in refundable.get("details", [])
         ],
+        scheduled_change=sub.get("scheduledNextTermInstructions"),
+        billing_cycle_from_next_charge=(
+            (sub.get("nextChargeInstructions") or {}).get("product", {}).get("billingCycle")
+        ),
         as_of=now,
     )
     return view.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -168,6 +182,18 @@ async def partner_of_record(request: web.Request) -> web.Response:
     return await _change(request, "change_partner_of_record", ChangePartnerOfRecord)
 
 
+async def schedule_change(request: web.Request) -> web.Response:
+    return await _change(request, "schedule_change", ScheduleChange)
+
+
+async def cancel_scheduled_change(request: web.Request) -> web.Response:
+    return await _change(request, "cancel_scheduled_change", NoBody)
+
+
+async def change_billing_cycle(request: web.Request) -> web.Response:
+    return await _change(request, "change_billing_cycle", ChangeBillingCycle)
+
+
 _KEY = {KEY_HEADER: "any unique string; repeats find the same operation"}
 ROUTES = [
     Route("GET", BASE, "A subscription, with what can still be reduced or cancelled and until when",
@@ -185,6 +211,16 @@ ROUTES = [
     Route("POST", BASE + "/partner-of-record", "Name another reseller as partner of record",
           OperationView, status=202, body=ChangePartnerOfRecord, headers=_KEY, errors=(422,),
           tag="subscriptions"),
+    Route("POST", BASE + "/scheduled-change",
+          "Schedule the offer, seats, term and billing the subscription takes at its renewal "
+          "(needs auto-renew on; replaces any earlier scheduled change)", OperationView,
+          status=202, body=ScheduleChange, headers=_KEY, errors=(422,), tag="subscriptions"),
+    Route("POST", BASE + "/scheduled-change/cancel", "Remove the change scheduled for the renewal",
+          OperationView, status=202, body=NoBody, headers=_KEY, errors=(422,), tag="subscriptions"),
+    Route("POST", BASE + "/billing-cycle",
+          "Change the billing cycle from the next cycle charge (read-only while a charge runs)",
+          OperationView, status=202, body=ChangeBillingCycle, headers=_KEY, errors=(422,),
+          tag="subscriptions"),
 ]  # fmt: skip
 
 
@@ -196,3 +232,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(BASE + "/resume", resume)
     router.add_post(BASE + "/auto-renew", auto_renew)
     router.add_post(BASE + "/partner-of-record", partner_of_record)
+    router.add_post(BASE + "/scheduled-change", schedule_change)
+    router.add_post(BASE + "/scheduled-change/cancel", cancel_scheduled_change)
+    router.add_post(BASE + "/billing-cycle", change_billing_cycle)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from contracts.partner_center.regions import EU_EFTA
-from gateway import messages, resellers
+from gateway import messages, money, resellers
 from gateway.journal import Operation
 from gateway.upstream import PartnerCenterError
 from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, Wait, writes
@@ -256,6 +256,8 @@ async def checkout(ctx: StepContext) -> Outcome:
 
 
 def _order_state(order: dict[str, Any]) -> dict[str, Any]:
+    """What the purchase keeps of an order; a completed one carries each subscription's
+    monthly fee and first partial month (``money.order_estimates``), from the answer in hand."""
     return {
         "id": order["id"],
         "status": order.get("status"),
@@ -265,6 +267,7 @@ def _order_state(order: dict[str, Any]) -> dict[str, Any]:
             if line.get("subscriptionId")
         ],
         "lines": len(order.get("lineItems", [])),
+        "estimates": money.order_estimates(order) if order.get("status") == "completed" else [],
     }
 
 
@@ -282,7 +285,10 @@ async def await_provisioning(ctx: StepContext) -> Outcome:
         orders.append(order)
     if all(o["status"] == "completed" and len(o["subscriptionIds"]) >= o["lines"] for o in orders):
         ids = [s for o in orders for s in o["subscriptionIds"]]
-        return Done({"orders": orders}, result={"subscriptionIds": ids})
+        estimates = [e for o in orders for e in o.get("estimates", [])]
+        return Done(
+            {"orders": orders}, result={"subscriptionIds": ids, "estimatedUsage": estimates}
+        )
     failed = [o for o in orders if o["status"] in ("cancelled", "error")]
     if failed:
         return Fail(f"Partner Center reports order {failed[0]['id']} as {failed[0]['status']}; "

@@ -22,5 +22,10 @@ async def test_a_purchase_for_a_new_tenant_through_a_reseller_succeeds(
     customer_id, [sub_id] = result["customerId"], result["subscriptionIds"]
     sub = await sim.ok("GET", f"/v1/customers/{customer_id}/subscriptions/{sub_id}")
     assert (sub["quantity"], sub["partnerId"], sub["status"]) == (5, "2000002", "active")
+    # the first, partial month as the marketplace shows it: fee / days in month x days left
+    [estimate] = result["estimatedUsage"]
+    assert estimate["subscriptionId"] == sub_id
+    assert (estimate["monthlyFee"], estimate["from"]) == (30.0, "2026-01-05")
+    assert estimate["estimatedUsage"] == round(30.0 / 31 * 27, 2)
     again = await gw.operation(op["id"])
     assert "adminCredentials" not in again["result"]
