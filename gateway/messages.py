@@ -85,6 +85,9 @@ BY_REASON: dict[str, str] = {
     "nothing_scheduled": "Nothing is scheduled for this subscription's renewal, so there is nothing to cancel.",
     "billing_cycle_trial": "A trial's billing cycle can't be changed; schedule the paid subscription's billing for the conversion instead (scheduled-change).",
     "billing_cycle_not_active": "The subscription is {status}; only an active subscription's billing cycle can be changed, so resume it first.",
+    # -- migrations --
+    "migration_not_eligible": "Microsoft will not migrate this subscription to new commerce ({reasons}); buy the NCE subscription instead (move-to-nce).",
+    "migration_failed": "Partner Center reports the migration as {status}; the legacy subscription is unchanged, try again or use move-to-nce.",
 }
 
 

@@ -424,6 +424,8 @@ async def state(request: web.Request) -> web.Response:
             "orders": [_plain(o) for o in world.orders.values()],
             "subscriptions": [_plain(s) for s in world.subscriptions.values()],
             "transfers": [_plain(t) for t in world.transfers.values()],
+            "transitions": [_plain(t) for t in world.transitions],
+            "migrations": [_plain(m) for m in world.migrations.values()],
             "faults": [f.render() for f in world.faults],
             "pendingEvents": world.clock.pending,
         }

@@ -67,6 +67,15 @@ def uri(sub: Subscription) -> str:
     return f"/customers/{sub.customer_id}/subscriptions/{sub.id}"
 
 
+def schedule_term_end(world: World, sub: Subscription) -> None:
+    """Schedule only the end of the current term (after the term moved, e.g. an upgrade to a
+    longer term), leaving the cancellation window's event alone."""
+    if sub.commitment_end is not None:
+        world.clock.schedule(
+            midnight_after(sub.commitment_end), _term_over(world, sub.id, sub.commitment_end)
+        )
+
+
 def schedule_term(world: World, sub: Subscription) -> None:
     """Schedule the close of the current window and the end of the current term."""
     if sub.cancellation_until is not None and sub.cancellation_until >= world.now:

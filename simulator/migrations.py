@@ -31,7 +31,7 @@ LIMITATIONS:
   own wording of each code's meaning; 900218 (promotions), 900219 (add-ons), 900221, 900223,
   900225, 900226 and 900247/900248 never occur.
 - Not served: the list ``GET /v1/migrations/newcommerce``, migration events and schedules.
-- Migrations live outside ``GET /_sim/state`` and are dropped by a reset with the world.
+- Migrations are dropped by a reset with the world.
 - The per-tenant subscription cap counts the new subscription before the legacy one ends.
 - Education, government and non-profit legacy subscriptions migrate like commercial ones.
 """
@@ -39,10 +39,8 @@ LIMITATIONS:
 from __future__ import annotations
 
 import calendar
-import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from random import Random
 from typing import Any
 
 from aiohttp import web
@@ -108,13 +106,9 @@ class Refused(Exception):
         return PartnerCenterError(code, status=self.status, description=self.description)
 
 
-#: Migrations per world. ``World`` has no field for them (its owner may add one); keyed on the
-#: world's generator, which lives and dies with the world, so a reset drops them.
-_STORE: weakref.WeakKeyDictionary[Random, dict[str, Migration]] = weakref.WeakKeyDictionary()
-
-
 def migrations(world: World) -> dict[str, Migration]:
-    return _STORE.setdefault(world.rng, {})
+    """The world's migrations by id (a reset's new world starts with none)."""
+    return world.migrations
 
 
 class ValidateIn(Inbound):

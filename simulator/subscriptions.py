@@ -433,12 +433,68 @@ def _change_status(
         )
     if sub.status == "active" and status == "suspended":
         sub.status, sub.status_since, sub.auto_renew = "suspended", now, False
+        _suspend_orphaned_addons(world, sub)
     elif sub.status == "suspended" and status == "active":
         sub.status, sub.status_since, sub.auto_renew = "active", now, auto_renew
     else:
         raise PartnerCenterError(800040, status, sub.status)
     sub.friendly_name = name
     sub.partner_id_on_record = por
+
+
+def _suspend_orphaned_addons(world: World, base: Subscription) -> None:
+    """Suspending a base suspends its add-ons (seed ``003_…``): every active add-on of this
+    partner for the customer that lists the base among its prerequisites and has no other
+    active base left."""
+    items = catalog.load()
+    base_sku = items.find(base.catalog_item_id)
+    if base_sku is None:
+        return
+    held = world.subscriptions_by_customer.get(base.customer_id, [])
+    for addon in held:
+        sku = items.find(addon.catalog_item_id)
+        if (
+            sku is None
+            or not sku.is_addon
+            or addon.status != "active"
+            or addon.partner_tenant_id != base.partner_tenant_id
+            or base_sku.product_sku not in sku.prerequisites
+        ):
+            continue
+        still_based = any(
+            other.status == "active"
+            and (other_sku := items.find(other.catalog_item_id)) is not None
+            and other_sku.product_sku in sku.prerequisites
+            for other in held
+            if other is not base
+        )
+        if not still_based:
+            addon.status, addon.status_since, addon.auto_renew = "suspended", world.now, False
+            addon.scheduled_next_term = None
+            addon.version += 1
+
+
+def _check_customer_seat_cap(
+    world: World, sub: Subscription, quantity: int, sku: catalog.Sku
+) -> None:
+    """The SMB suites' seats per customer, across its subscriptions with every partner."""
+    cap = sku.seats_per_customer
+    if cap is None:
+        return
+    items = catalog.load()
+    held = sum(
+        other.quantity
+        for other in world.subscriptions_by_customer.get(sub.customer_id, [])
+        if other.status in ("active", "suspended")
+        and (other_sku := items.find(other.catalog_item_id)) is not None
+        and other_sku.product_sku == sku.product_sku
+    )
+    total = held - sub.quantity + quantity
+    if total > cap:
+        raise invalid_input(
+            f"quantity: {sku.title} is capped at {cap} seats per customer across all its "
+            f"subscriptions and partners; this change would make {total}"
+        )
 
 
 def _check_partner_of_record(world: World, partner: Partner, mpn_id: str) -> None:
@@ -457,6 +513,8 @@ def _change_quantity(
         raise PartnerCenterError(2002)
     if world.config.sandbox_limits and quantity > 25:
         raise PartnerCenterError(800018, "25 licenses per subscription")
+    if quantity > sub.quantity and sku is not None:
+        _check_customer_seat_cap(world, sub, quantity, sku)
     if quantity > sub.quantity:
         sub.seat_batches.append(
             SeatBatch(quantity - sub.quantity, now + world.config.cancellation_window)

@@ -40,10 +40,8 @@ LIMITATIONS:
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from random import Random
 from typing import Any
 
 from aiohttp import web
@@ -104,13 +102,9 @@ class _Plan:
     existing: Subscription | None = None
 
 
-#: Transitions per world, keyed on the world's id generator (the world itself is a slots
-#: dataclass without weak references); a reset's new world starts with none.
-_HISTORY: weakref.WeakKeyDictionary[Random, list[Transition]] = weakref.WeakKeyDictionary()
-
-
 def history(world: World) -> list[Transition]:
-    return _HISTORY.setdefault(world.rng, [])
+    """The world's transitions, oldest first (a reset's new world starts with none)."""
+    return world.transitions
 
 
 # -- rules -------------------------------------------------------------------------------------
@@ -338,12 +332,8 @@ def _full(world: World, plan: _Plan) -> Subscription:
     if plan.term != sub.term_duration and plan.term is not None:
         sub.commitment_end = lifecycle.term_end(now.date(), plan.term)
     sub.term_duration, sub.billing_cycle = plan.term, plan.cycle
-    if sub.commitment_end != old_end and sub.commitment_end is not None:
-        end = sub.commitment_end
-        world.clock.schedule(
-            lifecycle.midnight_after(end),
-            lifecycle._term_over(world, sub.id, end),
-        )
+    if sub.commitment_end != old_end:
+        lifecycle.schedule_term_end(world, sub)
     return sub
 
 

@@ -107,6 +107,10 @@ class World:
     #: Rendered subscriptions by id: ((version, now), JSON bytes); bounded, see subscriptions.
     render_cache: dict[str, tuple[tuple[int, datetime], bytes]] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
+    #: ``transitions.Transition`` records (upgrades, conversions), oldest first.
+    transitions: list[Any] = field(default_factory=list)
+    #: ``migrations.Migration`` records by id (legacy to new commerce).
+    migrations: dict[str, Any] = field(default_factory=dict)
     stored_answers: dict[tuple[str, str, str], Stored] = field(default_factory=dict)
     requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=10_000))
     faults: list[Any] = field(default_factory=list)

@@ -45,3 +45,13 @@ class MoveToNce(Inbound):
                 "a planCode already names the term and billing; drop termDuration and billingCycle"
             )
         return self
+
+
+class MigrateToNce(Inbound):
+    """Microsoft's migration API: Partner Center picks the NCE offer; term, billing and seats
+    default to the legacy subscription's."""
+
+    term_duration: Literal["P1M", "P1Y", "P3Y"] | None = None
+    billing_cycle: Literal["monthly", "annual", "triennial"] | None = None
+    purchase_full_term: bool = False
+    quantity: int | None = Field(default=None, ge=1, le=1_000_000)

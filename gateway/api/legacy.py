@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts.northbound.legacy import MoveToNce
+from contracts.northbound.legacy import MigrateToNce, MoveToNce
 from contracts.northbound.operations import OperationView
 from contracts.openapi import Route
 from gateway.api.errors import ApiError, parse_body
@@ -65,14 +65,31 @@ async def move_to_nce(request: web.Request) -> web.Response:
     return await submit(request, "legacy_move", payload)
 
 
+async def migrate_to_nce(request: web.Request) -> web.Response:
+    customer, subscription = _ids(request)
+    move = parse_body(await request.read() or b"{}", MigrateToNce)
+    payload = {
+        "customerId": customer,
+        "subscriptionId": subscription,
+        **move.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    return await submit(request, "legacy_migration", payload)
+
+
 ROUTES: list[Route] = [
     Route("POST", BASE + "/move-to-nce",
           "Move a legacy CSP subscription to NCE: buy the NCE subscription, then suspend the "
           "legacy one (never neither)", OperationView, status=202, body=MoveToNce,
           headers={KEY_HEADER: "any unique string; repeats find the same operation"},
           errors=(422, 503), tag="subscriptions"),
+    Route("POST", BASE + "/migrate-to-nce",
+          "Move a legacy CSP subscription by Microsoft's migration API (Partner Center creates the "
+          "NCE subscription and ends the legacy one)", OperationView, status=202, body=MigrateToNce,
+          headers={KEY_HEADER: "any unique string; repeats find the same operation"},
+          errors=(422,), tag="subscriptions"),
 ]  # fmt: skip
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(BASE + "/move-to-nce", move_to_nce)
+    router.add_post(BASE + "/migrate-to-nce", migrate_to_nce)

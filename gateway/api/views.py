@@ -9,11 +9,11 @@ from gateway.journal import Operation
 
 
 def operation_view(op: Operation, secrets: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The operation resource; ``secrets`` (a new tenant's admin credentials) appear only in
-    the one answer that delivers them."""
+    """The operation resource; ``secrets`` (a new tenant's ``adminCredentials``, perpetual
+    licences' ``productKeys``) appear only in the one answer that delivers them."""
     result = dict(op.result)
     if secrets:
-        result["adminCredentials"] = secrets
+        result.update(secrets)
     error = dict(op.error) if op.error else None
     view = OperationView.model_validate(
         {

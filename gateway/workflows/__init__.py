@@ -5,6 +5,7 @@
 - ``subscription.py``: seats, cancel, suspend, resume, auto-renew, partner of record
 - ``transfer.py``: partner-to-partner transfers, as target and as source
 - ``legacy.py``: legacy CSP to NCE moves (buy the NCE subscription, then end the legacy one)
+- ``migration.py``: the same move by Microsoft's migration API
 - ``upgrade.py``: upgrades and trial conversions (NCE transitions)
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.journal import Operation
-from gateway.workflows import legacy, purchase, subscription, transfer, upgrade
+from gateway.workflows import legacy, migration, purchase, subscription, transfer, upgrade
 from gateway.workflows.engine import Plan
 
 PLANNERS: dict[str, Callable[[Operation], Plan]] = {
@@ -21,6 +22,7 @@ PLANNERS: dict[str, Callable[[Operation], Plan]] = {
     **dict.fromkeys(subscription.KINDS, subscription.plan),
     **dict.fromkeys(transfer.KINDS, transfer.plan),
     **dict.fromkeys(legacy.KINDS, legacy.plan),
+    **dict.fromkeys(migration.KINDS, migration.plan),
     **dict.fromkeys(upgrade.KINDS, upgrade.plan),
 }
 KINDS = tuple(PLANNERS)

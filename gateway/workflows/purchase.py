@@ -143,8 +143,10 @@ async def create_customer(ctx: StepContext) -> Outcome:
     customer_id = created["id"]
     secrets = None
     if credentials:
-        secrets = {"adminUserName": f"{credentials.get('userName')}@{_domain(ctx)}",
-                   "adminPassword": credentials.get("password")}  # fmt: skip
+        secrets = {"adminCredentials": {
+            "adminUserName": f"{credentials.get('userName')}@{_domain(ctx)}",
+            "adminPassword": credentials.get("password"),
+        }}  # fmt: skip
     return Done(
         {
             "customerId": customer_id,
@@ -268,6 +270,11 @@ def _order_state(order: dict[str, Any]) -> dict[str, Any]:
         ],
         "lines": len(order.get("lineItems", [])),
         "estimates": money.order_estimates(order) if order.get("status") == "completed" else [],
+        "productKeys": [
+            {"subscriptionId": line.get("subscriptionId"), "productKey": line["productKey"]}
+            for line in order.get("lineItems", [])
+            if line.get("productKey")
+        ],
     }
 
 
@@ -286,8 +293,12 @@ async def await_provisioning(ctx: StepContext) -> Outcome:
     if all(o["status"] == "completed" and len(o["subscriptionIds"]) >= o["lines"] for o in orders):
         ids = [s for o in orders for s in o["subscriptionIds"]]
         estimates = [e for o in orders for e in o.get("estimates", [])]
+        # Perpetual licences' one-use keys are delivered once, like admin credentials.
+        keys = [k for o in orders for k in o.pop("productKeys", [])]
         return Done(
-            {"orders": orders}, result={"subscriptionIds": ids, "estimatedUsage": estimates}
+            {"orders": orders},
+            result={"subscriptionIds": ids, "estimatedUsage": estimates},
+            secrets={"productKeys": keys} if keys else None,
         )
     failed = [o for o in orders if o["status"] in ("cancelled", "error")]
     if failed:

@@ -217,3 +217,46 @@ async def test_pending_orders_count_toward_the_per_tenant_cap(pc: PartnerClient)
     await pc.buy(customer_id, [line(quantity=1)])
     assert await subscriptions(pc, customer_id) == []  # still pending
     await checkout_refused(pc, customer_id, [line(quantity=1)], 403, 800066)
+
+
+# -- a base and its add-ons; seat increases against the per-customer cap -------------------------
+
+
+async def patch(pc: PartnerClient, customer_id: str, sub: dict[str, Any], **changes: Any) -> Any:
+    url = f"/v1/customers/{customer_id}/subscriptions/{sub['id']}"
+    current = await pc.ok("GET", url)
+    return await pc.call("PATCH", url, {**current, **changes})
+
+
+async def test_suspending_the_only_base_suspends_its_add_ons(pc: PartnerClient) -> None:
+    customer_id = await mca_customer(pc)
+    await pc.buy(customer_id, [line(E3, quantity=10), line(COPILOT, quantity=4)])
+    [base] = await by_offer(pc, customer_id, E3)
+    resp = await patch(pc, customer_id, base, status="suspended")
+    assert resp.status == 200
+    [addon] = await by_offer(pc, customer_id, COPILOT)
+    assert (addon["status"], addon["autoRenewEnabled"]) == ("suspended", False)
+
+
+async def test_an_add_on_with_another_active_base_stays_active(pc: PartnerClient) -> None:
+    customer_id = await mca_customer(pc)
+    await pc.buy(
+        customer_id, [line(E3, quantity=10), line(BASIC, quantity=5), line(COPILOT, quantity=4)]
+    )
+    [base] = await by_offer(pc, customer_id, E3)
+    assert (await patch(pc, customer_id, base, status="suspended")).status == 200
+    [addon] = await by_offer(pc, customer_id, COPILOT)
+    assert addon["status"] == "active"
+
+
+async def test_a_seat_increase_past_the_suites_per_customer_cap_is_refused(
+    pc: PartnerClient,
+) -> None:
+    customer_id = await mca_customer(pc)
+    await pc.buy(customer_id, [line(PREMIUM, quantity=200), line(PREMIUM, quantity=90)])
+    first = next(s for s in await by_offer(pc, customer_id, PREMIUM) if s["quantity"] == 200)
+    resp = await patch(pc, customer_id, first, quantity=211)
+    body = await resp.json()
+    assert (resp.status, body["code"]) == (400, 800002)
+    assert "300 seats per customer" in body["description"]
+    assert (await patch(pc, customer_id, first, quantity=210)).status == 200
