@@ -1,5 +1,5 @@
 """Legacy CSP license subscriptions: seeded through the control plane, changed under the legacy
-rules, never renewed.
+rules; commercial ones never renewed.
 
 Partner Center stopped selling legacy commercial offers (new orders NCE-only from 10 March 2022)
 and stopped renewing them (from 11 July 2022, seed ``001_…``), so there is no ``/v1`` way to buy
@@ -14,19 +14,19 @@ ordinary PATCH, under these rules:
 - reactivate (``status: "active"``) at any time while suspended;
 - seats up or down at any time while active (no 168-hour window, no ``refundableQuantity``);
 - ``status: "deleted"`` → 400 / 800040: legacy subscriptions are suspended, not deleted;
-- at term end it expires (event ``subscriptionExpired``) even with auto-renew on, then follows
-  the expiry chain (``disabled`` after 30 days, ``deleted`` 90 days later).
+- at term end a commercial one expires (event ``subscriptionExpired``) even with auto-renew on,
+  then follows the expiry chain (``disabled`` after 30 days, ``deleted`` 90 days later); an
+  ``education``, ``government`` or ``nonprofit`` one (``segment`` when seeding) still renews for a
+  new term when auto-renew is on, as Microsoft still renews them (seed ``001_…``).
 
 LIMITATIONS:
-- Only the 11 July 2022 cutover rule is modelled: every legacy subscription expires at term end,
-  including education, government and non-profit ones (which Microsoft still renews).
 - A seeded subscription starts at the simulated now, for a P1Y term; its ``orderId`` (33 hex
   characters, legacy-shaped) names no order that ``GET …/orders`` lists.
 - A subscription still suspended at term end stays ``suspended`` until its 90-day deletion
   (it is not billed, so its term ending changes nothing the API shows).
 - Seats range from 1 to 10,000 for every legacy offer (the sandbox's 25-licence cap applies);
   legacy add-ons, upgrades (``…/upgrades``), conversions and legacy transfers are not modelled,
-  nor Microsoft's ``…/migrations/newcommerce`` API.
+  (Microsoft's ``…/migrations/newcommerce`` API is ``simulator.migrations``).
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ class NewLegacySubscription(Inbound):
     offer_name: StrictStr = Field(min_length=1, max_length=256)
     quantity: StrictInt = Field(ge=MIN_SEATS, le=MAX_SEATS)
     billing_cycle: Literal["monthly", "annual"] = "monthly"
+    #: Education, government and non-profit legacy subscriptions still renew (seed ``001_…``).
+    segment: Literal["commercial", "education", "government", "nonprofit"] = "commercial"
 
 
 def seed(world: World, tenant_id: str, body: NewLegacySubscription) -> Subscription:
@@ -158,6 +160,7 @@ def seed(world: World, tenant_id: str, body: NewLegacySubscription) -> Subscript
         partner_id_on_record="",
         additional_partner_ids=[],
         product_type=PRODUCT_TYPE,
+        segment=body.segment,
     )
     world.add_subscription(sub)
     lifecycle.schedule_term(world, sub)

@@ -43,8 +43,9 @@ TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 DISABLE_AFTER = timedelta(days=30)
 DELETE_AFTER = timedelta(days=90)
 TRIAL_CONVERSION = ("P1Y", "monthly")
-#: Legacy CSP license subscriptions (``simulator.legacy``): since the 11 July 2022 cutover they
-#: expire at term end even with auto-renew on, and a suspended one waits for its own deletion.
+#: Legacy CSP license subscriptions (``simulator.legacy``): since the 11 July 2022 cutover
+#: commercial ones expire at term end even with auto-renew on (education, government and
+#: non-profit ones still renew, with no windows), and a suspended one waits for its deletion.
 LEGACY_PRODUCT_TYPE = "OnlineServices"
 
 
@@ -106,7 +107,11 @@ def _term_over(world: World, sub_id: str, expected: date) -> Handler:
         legacy = sub.product_type == LEGACY_PRODUCT_TYPE
         if legacy and sub.status == "suspended":
             return []
-        if sub.status == "active" and sub.auto_renew and not legacy:
+        if (
+            sub.status == "active"
+            and sub.auto_renew
+            and (not legacy or sub.segment != "commercial")
+        ):
             sub.renewing_since = world.now
             sub.version += 1
             world.clock.schedule(
@@ -136,9 +141,10 @@ def _renewal_done(world: World, sub_id: str, expected: date) -> Handler:
         sub.effective_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
         sub.commitment_end = custom_end or term_end(start, sub.term_duration or "P1Y")
         sub.renewing_since = None
-        window = now + world.config.cancellation_window
-        sub.cancellation_until = window
-        sub.seat_batches = [SeatBatch(sub.quantity, window)]
+        if sub.product_type != LEGACY_PRODUCT_TYPE:  # legacy subscriptions have no windows
+            window = now + world.config.cancellation_window
+            sub.cancellation_until = window
+            sub.seat_batches = [SeatBatch(sub.quantity, window)]
         sub.version += 1
         schedule_term(world, sub)
         return [("trialConverted" if converted else "renewalCompleted", uri(sub))]

@@ -171,6 +171,9 @@ class Subscription:
     upgraded_from: str | None = None
     #: A perpetual licence's one-use product key, delivered on provisioning.
     product_key: str | None = None
+    #: commercial | education | government | nonprofit; legacy non-commercial subscriptions
+    #: still renew after the July 2022 cutover.
+    segment: str = "commercial"
 
 
 @dataclass(slots=True)

@@ -299,3 +299,18 @@ async def test_a_new_commerce_transfer_refuses_a_legacy_subscription_and_moves_n
     assert (await pc.ok("GET", path(tenant_id, sub)))["status"] == "active"
     listed = await target.ok("GET", f"/v1/customers/{tenant_id}/transfers/{transfer['id']}")
     assert listed["status"] == "Pending"
+
+
+async def test_an_education_legacy_subscription_still_renews_with_no_windows(
+    pc: PartnerClient,
+) -> None:
+    tenant_id = await existing_tenant(pc)
+    edu = await seed(pc, tenant_id, segment="education")
+    commercial = await seed(pc, tenant_id)
+    events = await pc.advance("P366D")
+    kinds = {(e["type"], e["resourceUri"].rsplit("/", 1)[-1]) for e in events}
+    assert ("renewalCompleted", edu["id"]) in kinds
+    assert ("subscriptionExpired", commercial["id"]) in kinds
+    renewed = await pc.ok("GET", path(tenant_id, edu))
+    assert (renewed["status"], renewed["commitmentEndDate"]) == ("active", "2028-01-04T00:00:00Z")
+    assert "cancellationAllowedUntilDate" not in renewed
