@@ -114,8 +114,10 @@ def _create(dialect: str) -> Any:
     columns = ("id", "kind", "status", "owner", "idempotency_key", "body_hash", "request",
                "result", "error", "action", "secrets", "created_at", "updated_at", "run_after",
                "attempts", "lease_owner", "lease_until")  # fmt: skip
-    return insert.values(**{c: _p(c, _O[c]) for c in columns}).on_conflict_do_nothing(
-        index_elements=["owner", "idempotency_key"]
+    return (
+        insert.values(**{c: _p(c, _O[c]) for c in columns})
+        .on_conflict_do_nothing(index_elements=["owner", "idempotency_key"])
+        .returning(_O.id)  # a row back means inserted (rowcount is -1 on psycopg here)
     )
 
 
@@ -304,7 +306,7 @@ class SqlJournal:
         }
 
         def work(conn: sa.Connection) -> tuple[Operation, bool]:
-            created = conn.execute(self._create, values).rowcount == 1
+            created = conn.execute(self._create, values).first() is not None
             if created:
                 return operation, True
             row = conn.execute(
