@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -169,6 +170,66 @@ def db_upgrade(database_url: Database = "sqlite:///pcgw.db") -> None:
 
     applied = asyncio.run(run())
     typer.echo("applied: " + ", ".join(applied) if applied else "already up to date")
+
+
+cassettes = typer.Typer(
+    help="Recorded Partner Center traffic (vcrpy cassettes).", no_args_is_help=True
+)
+cli.add_typer(cassettes, name="cassettes")
+
+
+@cassettes.command("verify")
+def cassettes_verify(
+    against: Annotated[
+        str,
+        typer.Option(help="Base URL of a running simulator (it is reset before each cassette)."),
+    ] = "http://127.0.0.1:8081",
+    cassettes_dir: Annotated[
+        Path, typer.Option("--cassettes", help="A cassette file, or a directory searched for them.")
+    ] = Path("tests/cassettes"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    tenant_id: Annotated[
+        str, typer.Option(help="Tenant to sign in to.", envvar="PCGW_PC_TENANT_ID")
+    ] = SIM_PROVIDER["pc_tenant_id"],
+    client_id: Annotated[
+        str, typer.Option(help="Client id to sign in as.", envvar="PCGW_PC_CLIENT_ID")
+    ] = SIM_PROVIDER["pc_client_id"],
+    client_secret: Annotated[
+        str,
+        typer.Option(
+            help="The real secret (cassettes hold none); default: the seeded provider's.",
+            envvar="PCGW_PC_CLIENT_SECRET",
+            show_default=False,
+        ),
+    ] = SIM_PROVIDER["pc_client_secret"],
+    sim_config: Annotated[
+        str | None,
+        typer.Option(
+            help="JSON for PUT /_sim/config after each reset, e.g. '{\"sandboxLimits\":true}'."
+        ),
+    ] = None,
+    control_key: Annotated[
+        str | None, typer.Option(help="X-Sim-Key for /_sim calls.", envvar="PCSIM_CONTROL_KEY")
+    ] = None,
+) -> None:
+    """Replay every cassette's requests against a running simulator and report each response
+    whose status, Partner Center error code or top-level fields differ from the recorded one.
+    Exit status: 0 all match, 1 something differs, 2 the run could not be done."""
+    import json
+
+    from adapters.recording import fidelity
+
+    credentials = fidelity.Credentials(tenant_id, client_id, client_secret)
+    try:
+        config = fidelity.parse_sim_config(sim_config)
+        report = asyncio.run(
+            fidelity.verify(cassettes_dir, against, credentials, config, control_key)
+        )
+    except fidelity.FidelityError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(report.as_json(), indent=2) if as_json else report.render())
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def main() -> None:
