@@ -55,6 +55,15 @@ class GatewaySettings(BaseModel):
     #: The catalog country used to resolve plan codes.
     catalog_country: str = "US"
 
+    # -- scale-out (issue 8) --
+    #: Redis for the throttle shared by replicas (``redis://127.0.0.1:6379/0``); without it each
+    #: process keeps its own in-memory limiter with the same interface.
+    redis_url: str | None = None
+    #: Calls per minute Partner Center allows each partner tenant (and partner + customer pair).
+    pc_rate_limit_per_minute: int = Field(default=500, ge=0)
+    #: Claims of one operation after which it is dead-lettered for an operator to look at.
+    max_operation_attempts: int = Field(default=100, ge=1)
+
     @classmethod
     def from_env(cls, **overrides: Any) -> GatewaySettings:
         values: dict[str, Any] = {}
