@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import uuid
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from email.utils import format_datetime
@@ -61,6 +61,13 @@ class _Dropped(web.Response):
 
     def __init__(self) -> None:
         super().__init__(status=500)
+
+
+def _new_id() -> str:
+    """A random GUID-shaped id for a request that brought none (as Microsoft generates one):
+    the same 122 random bits as ``uuid4`` at a fraction of its cost on the hottest path."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 _date_cache: tuple[datetime, str] | None = None
@@ -126,7 +133,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     world = sim.world
     headers = request.headers
     request_id = headers.get("MS-RequestId")
-    correlation_id = headers.get("MS-CorrelationId") or str(uuid.uuid4())
+    correlation_id = headers.get("MS-CorrelationId") or _new_id()
     path = request.path
     stored_key: tuple[str, str, str] | None = None
     response: web.StreamResponse | None = None
@@ -184,7 +191,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:  # a bug must still answer in Partner Center's shape, and be logged
         log.exception("unhandled error", path=path, method=request.method)
         response = _error_response(PartnerCenterError(800003))
-    response.headers["MS-RequestId"] = request_id or str(uuid.uuid4())
+    response.headers["MS-RequestId"] = request_id or _new_id()
     response.headers["MS-CorrelationId"] = correlation_id
     response.headers["Date"] = _http_date(world.now)
     if not path.startswith("/_sim") and not isinstance(response, _Dropped):
