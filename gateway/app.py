@@ -17,6 +17,7 @@ from gateway.catalog import Catalog
 from gateway.clock import Clock, system_clock
 from gateway.services import SERVICES, Holder, Services
 from gateway.settings import GatewaySettings
+from gateway.throttle import LocalThrottle, Throttle
 from gateway.worker import Workers
 from gateway.workflows.engine import Caches
 
@@ -52,7 +53,15 @@ def create_app(
             jitter=settings.pc_retry_jitter_seconds,
             max_retry_after=settings.pc_max_retry_after_seconds,
         )
-        pc = PartnerCenterClient(session, settings.pc_base_url, tokens, policy)
+        throttle = _throttle(settings)
+        pc = PartnerCenterClient(
+            session,
+            settings.pc_base_url,
+            tokens,
+            policy,
+            throttle=throttle,
+            tenant_id=settings.pc_tenant_id,
+        )
         caches = Caches(
             TtlCache(settings.catalog_ttl_seconds), TtlCache(settings.reseller_ttl_seconds)
         )
@@ -67,7 +76,17 @@ def create_app(
             await workers.stop()
             app[SERVICES].services = None
             await session.close()
+            await throttle.close()
             await journal.close()
 
     app.cleanup_ctx.append(resources)
     return app
+
+
+def _throttle(settings: GatewaySettings) -> Throttle:
+    """Shared by every replica through Redis when there is one, else this process's own."""
+    if settings.redis_url:
+        from adapters.throttle import RedisThrottle  # only the scaled-out shape needs redis
+
+        return RedisThrottle(settings.redis_url, settings.pc_rate_limit_per_minute)
+    return LocalThrottle(settings.pc_rate_limit_per_minute)

@@ -11,14 +11,18 @@ gateway keeps, and its rules are what make the gateway exactly-once:
   died runs again with the **same** ``MS-RequestId``, which Partner Center deduplicates;
 - an operation is claimed with a lease before a worker runs it, so two workers never run the same
   operation at once; the worker extends the lease while it runs, and a lease that runs out (its
-  worker died) frees the operation for another.
+  worker died) frees the operation for another;
+- an operation claimed ``max_operation_attempts`` times without a worker ever letting it go in
+  order (a step that crashes the worker, a worker that keeps dying) is *dead-lettered*: it stops
+  running and shows ``dead_letter`` until an operator retries it.
 
 The protocol below is what a store must fill; ``adapters/storage`` has SQLite (the embedded
-default) and, later, PostgreSQL.
+default) and PostgreSQL (several replicas on one database, woken by ``LISTEN/NOTIFY``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,10 +35,13 @@ class Status(StrEnum):
     ACTION_REQUIRED = "action_required"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    #: Claimed too often without ever being let go in order; waits for an operator's retry.
+    DEAD_LETTER = "dead_letter"
 
     @property
     def finished(self) -> bool:
-        return self in (Status.SUCCEEDED, Status.FAILED)
+        """Nothing runs it any more (a dead-lettered operation only after an operator's retry)."""
+        return self in (Status.SUCCEEDED, Status.FAILED, Status.DEAD_LETTER)
 
 
 class StepStatus(StrEnum):
@@ -69,6 +76,7 @@ class Operation:
     created_at: datetime
     updated_at: datetime
     run_after: datetime
+    #: Claims since a worker last let the operation go in order (a wait, a failure, success).
     attempts: int = 0
     result: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
@@ -114,8 +122,22 @@ class Journal(Protocol):
         cursor: str | None,
     ) -> Page: ...
 
-    async def claim(self, worker: str, now: datetime, lease_seconds: float) -> Operation | None:
-        """Lease one due, unfinished operation (``run_after <= now`` and no live lease)."""
+    async def claim(
+        self, worker: str, now: datetime, lease_seconds: float, max_attempts: int | None = None
+    ) -> Operation | None:
+        """Lease one due, unfinished operation (``run_after <= now`` and no live lease). With
+        ``max_attempts``, due operations already claimed that often are dead-lettered instead."""
+
+    async def retry(
+        self, operation_id: str, owner: str, now: datetime
+    ) -> tuple[Operation | None, bool]:
+        """Put a dead-lettered operation, or one that failed because Partner Center stayed
+        unavailable, back to run from its first unfinished step (same ``MS-RequestId``s). Returns
+        the operation (``None`` if unknown) and whether it was put back."""
+
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another process (or this one) adds due work, until cancelled;
+        returns at once on a store that cannot tell (then the claimer's poll finds the work)."""
 
     async def save(
         self,
@@ -126,7 +148,8 @@ class Journal(Protocol):
     ) -> None:
         """One transaction: upsert ``steps`` (a step about to call goes in here, with its
         ``MS-RequestId``, before the call), then write ``operation``'s status, result, error,
-        action, secrets and ``run_after`` if given, and free its lease when ``release``."""
+        action, secrets and ``run_after`` if given, and free its lease when ``release`` (which
+        also zeroes its ``attempts``: it was let go in order)."""
 
     async def take_secrets(self, operation_id: str) -> dict[str, Any] | None:
         """Return and erase the operation's one-time secrets (a new tenant's credentials)."""
@@ -140,3 +163,16 @@ class Journal(Protocol):
         """Free every lease (at start of a single-process gateway, every lease is stale)."""
 
     async def close(self) -> None: ...
+
+
+DEAD_LETTER_REASON = "dead_letter"
+
+
+def dead_letter_error(attempts: int) -> dict[str, Any]:
+    """The error a dead-lettered operation shows (kept here, next to the rule that sets it)."""
+    return {
+        "message": f"The gateway stopped running this operation after {attempts} attempts that "
+        "each ended with its worker gone mid-step; check the gateway's logs for the cause, then "
+        "POST to this operation's /retry to run it again from where it stopped.",
+        "reason": DEAD_LETTER_REASON,
+    }

@@ -4,7 +4,12 @@ at most ``settings.workers`` at once.
 A single claimer, not N polling workers: N idle workers woken together would all query the
 journal for the same new operation (a thundering herd that queues N transactions on SQLite's
 one writer). A new operation wakes the claimer at once; otherwise it looks for due work every
-``poll`` seconds (operations waiting on Partner Center come due on their own).
+``poll`` seconds (operations waiting on Partner Center come due on their own). On PostgreSQL
+the journal also wakes it when another replica adds work it has no free worker for
+(``LISTEN/NOTIFY``), so replicas share a burst at once rather than a poll later.
+
+A claim passes ``settings.max_operation_attempts``: an operation whose workers keep vanishing
+mid-step is dead-lettered by the journal instead of being claimed for ever.
 
 ``stop()`` lets running steps finish (up to a grace period); an operation left mid-step by a
 crash resumes from that step with the same ``MS-RequestId``.
@@ -47,15 +52,20 @@ class Workers:
         self._clock = clock
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.workers)
+        self._full = False  # the claimer backed off because adopted operations fill the workers
         self._stopping = False
         self._claimer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._watchers: dict[str, list[asyncio.Future[None]]] = {}
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.poll = POLL
+        #: Operations this process has run (to a wait or an end), for metrics and tests.
+        self.ran = 0
 
     def start(self) -> None:
         self._claimer = asyncio.create_task(self._claim_loop(), name="claimer")
+        self._listener = asyncio.create_task(self._journal.listen(self.wake), name="listener")
 
     def wake(self) -> None:
         self._wake.set()
@@ -63,7 +73,7 @@ class Workers:
     def lease_for_new(self, now: datetime) -> tuple[str, datetime] | None:
         """A lease to create a new operation with, when a worker is free to start it at once
         (no claim round trip, no wake-up delay); ``None`` when all are busy."""
-        if self._stopping or self._slots.locked():
+        if self._stopping or self.busy >= self._settings.workers:
             return None
         return self.name, now + timedelta(seconds=self._settings.lease_seconds)
 
@@ -101,6 +111,10 @@ class Workers:
     async def stop(self, grace: float = 10.0) -> None:
         self._stopping = True
         self._wake.set()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         if self._claimer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._claimer
@@ -121,10 +135,16 @@ class Workers:
         return True
 
     async def _claim(self) -> Operation | None:
-        return await self._journal.claim(self.name, self._clock(), self._settings.lease_seconds)
+        return await self._journal.claim(
+            self.name,
+            self._clock(),
+            self._settings.lease_seconds,
+            self._settings.max_operation_attempts,
+        )
 
     async def _run(self, op: Operation) -> None:
         structlog.contextvars.bind_contextvars(operation_id=op.id)
+        self.ran += 1
         try:
             await run_operation(
                 op,
@@ -151,6 +171,12 @@ class Workers:
         while not self._stopping:
             await self._slots.acquire()
             self._wake.clear()  # before the claim: a wake-up during it is not lost
+            self._full = self.busy >= self._settings.workers  # adopted ones take the rest
+            if self._full:
+                self._slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+                continue
             try:
                 op = await self._claim()
             except Exception:
@@ -169,7 +195,12 @@ class Workers:
         if holding_slot:
             task.add_done_callback(self._finished)
         else:
-            task.add_done_callback(self._running.discard)
+            task.add_done_callback(self._adopted_finished)
+
+    def _adopted_finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._full:  # a worker is free again for the claimer
+            self.wake()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

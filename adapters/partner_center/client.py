@@ -5,6 +5,12 @@ every attempt in order). What is retried: 429 (after ``Retry-After``, capped), 5
 at all — always with the **same** ``MS-RequestId``, which is how Partner Center tells a retry from
 a new request. A 409 is *not* retried here: while a renewal runs Microsoft asks for two minutes,
 and the workflow reschedules its step instead of holding a worker. A 401 signs in again once.
+
+Every attempt first takes a slot from the throttle (``gateway.throttle``) under Microsoft's keys:
+the partner tenant, and the partner-and-customer pair for paths under ``/v1/customers/{id}``. A
+429 pauses all those keys for its ``Retry-After`` (Microsoft does not say which limit it hit, so
+the wider one pauses too). A slot further away than ``max_retry_after`` fails the call at once as
+a 429 the gateway made itself, so the workflow reschedules its step instead of holding a worker.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from tenacity import (
 )
 
 from adapters.partner_center.token import TokenProvider
+from gateway.throttle import Throttle, Throttled, keys_for
 from gateway.upstream import (
     PartnerCenterError,
     Reply,
@@ -81,6 +88,9 @@ class PartnerCenterClient:
         tokens: TokenProvider,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        *,
+        throttle: Throttle | None = None,
+        tenant_id: str = "",
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
@@ -88,6 +98,9 @@ class PartnerCenterClient:
         #: Read at each call, so it can be tuned on a running client.
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        #: ``None``: no budget and no shared pause (each call still honours its own 429).
+        self.throttle = throttle
+        self._tenant = tenant_id
         self.calls = 0
 
     async def call(
@@ -132,7 +145,9 @@ class PartnerCenterClient:
         request_id: str,
         correlation_id: str,
     ) -> Reply:
+        keys = keys_for(self._tenant, path)
         for first in (True, False):
+            await self._take_slot(keys, request_id)
             token = await self._tokens.token()
             headers = {
                 "Authorization": f"Bearer {token}",
@@ -171,9 +186,25 @@ class PartnerCenterClient:
                 self._tokens.invalidate()
                 continue
             if error is not None:
+                if status == 429 and error.retry_after is not None and self.throttle:
+                    await self.throttle.throttled(keys, error.retry_after)
                 raise error
             return Reply(status, _json(raw, request_id), answer_headers, request_id)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _take_slot(self, keys: list[str], request_id: str) -> None:
+        if self.throttle is None:
+            return
+        try:
+            await self.throttle.acquire(keys, max_wait=self.policy.max_retry_after)
+        except Throttled as exc:
+            raise PartnerCenterError(
+                429,
+                None,
+                f"the gateway's throttle for {keys[-1]} has no slot for {exc.seconds:.0f} s",
+                ms_request_id=request_id,
+                retry_after=exc.seconds,
+            ) from exc
 
 
 def _json(raw: bytes, request_id: str) -> Any:

@@ -9,7 +9,11 @@ from pydantic import AwareDatetime
 
 from contracts.northbound.base import Outbound
 
-OperationStatus = Literal["accepted", "running", "action_required", "succeeded", "failed"]
+#: ``dead_letter``: the gateway stopped retrying an operation whose workers kept vanishing
+#: mid-step; ``POST /v1/operations/{id}/retry`` runs it again.
+OperationStatus = Literal[
+    "accepted", "running", "action_required", "succeeded", "failed", "dead_letter"
+]
 
 
 class StepView(Outbound):
@@ -28,7 +32,7 @@ class ErrorView(Outbound):
     step: str | None = None
     #: The gateway's own reason when it refused without asking Microsoft, or gave up:
     #: ``rule``, ``unavailable``, ``domain_taken``, ``mpa_not_signed``, ``*_invitation_expired``,
-    #: ``cart_line``, ``eu_efta``, ``order_failed``, ``internal``.
+    #: ``cart_line``, ``eu_efta``, ``order_failed``, ``internal``, ``dead_letter``.
     reason: str | None = None
     partner_center_status: int | None = None
     partner_center_code: int | None = None

@@ -140,16 +140,37 @@ async def list_operations(request: web.Request) -> web.Response:
     )
 
 
+async def retry_operation(request: web.Request) -> web.Response:
+    """Put a dead-lettered operation (or one Partner Center's absence failed) back to run."""
+    svc = services(request)
+    op_id = request.match_info["operation"]
+    op, retried = await svc.journal.retry(op_id, OWNER, svc.clock())
+    if op is None:
+        raise ApiError(404, "not_found", f"operation {op_id} does not exist")
+    if not retried:
+        raise ApiError(409, "operation_not_retryable",
+                       f"operation {op_id} is {op.status.value}; only a dead_letter operation, or one that "
+                       "failed because Partner Center was unavailable, can be retried")  # fmt: skip
+    svc.workers.wake()
+    return web.json_response(
+        operation_view(op), status=202, headers={"Location": f"/v1/operations/{op.id}"}
+    )
+
+
 ROUTES = [
     Route("GET", "/v1/operations/{operation}", "An operation: status, steps, result or error", OperationView,
           query={"waitSeconds": "wait up to this long (0-30) for the operation to finish or need an action"},
           errors=(404,), tag="operations"),
     Route("GET", "/v1/operations", "Operations, newest first", OperationList,
-          query={"status": "accepted, running, action_required, succeeded or failed", "kind": "purchase, change_seats, …",
+          query={"status": "accepted, running, action_required, succeeded, failed or dead_letter", "kind": "purchase, change_seats, …",
                  "limit": "1-200 (default 50)", "cursor": "nextCursor of the previous page"}, tag="operations"),
+    Route("POST", "/v1/operations/{operation}/retry",
+          "Run a dead-lettered operation, or one that failed because Partner Center was unavailable, "
+          "again from where it stopped", OperationView, status=202, errors=(404, 409), tag="operations"),
 ]  # fmt: skip
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/operations", list_operations)
     router.add_get("/v1/operations/{operation}", get_operation)
+    router.add_post("/v1/operations/{operation}/retry", retry_operation)

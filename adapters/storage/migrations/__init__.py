@@ -31,6 +31,9 @@ def available(dialect: str) -> list[tuple[int, str, str]]:
 def upgrade(conn: sa.Connection) -> list[str]:
     """Apply what is missing, each file in the caller's transaction; returns the names applied."""
     dialect = conn.dialect.name
+    if dialect == "postgresql":
+        # Replicas starting together on an empty database take turns (released at commit).
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(715517)")
     conn.exec_driver_sql(_VERSION_TABLE[dialect])
     done = {row[0] for row in conn.execute(sa.select(schema_version.c.version))}
     applied = []
