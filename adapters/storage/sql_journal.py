@@ -46,6 +46,12 @@ _NOTIFY = sa.text(f"SELECT pg_notify('{CHANNEL}', '')")
 log = structlog.get_logger("gateway.journal")
 
 
+#: Journal round trips one process keeps in flight on PostgreSQL (threads = pooled connections).
+#: With hundreds of operations in flight, 8 made the journal the queue (bench_scaleout); two
+#: replicas at 24 stay well inside PostgreSQL's default 100 connections.
+POSTGRES_CONNECTIONS = 24
+
+
 def make_engine(url: str) -> sa.Engine:
     """A synchronous engine; SQLite connections get WAL, a busy timeout and explicit BEGINs."""
     if url.startswith("sqlite"):
@@ -74,8 +80,8 @@ def make_engine(url: str) -> sa.Engine:
         url.replace("postgresql+psycopg_async", "postgresql+psycopg").replace(
             "postgresql://", "postgresql+psycopg://"
         ),
-        pool_size=8,
-        max_overflow=4,
+        pool_size=POSTGRES_CONNECTIONS,
+        max_overflow=0,
         pool_pre_ping=True,
     )
 
@@ -302,7 +308,7 @@ class SqlJournal:
         self._claim = _claim(self.dialect)
         self._dead_letter = _dead_letter(self.dialect)
         self._pool = ThreadPoolExecutor(
-            max_workers=threads or (1 if self.dialect == "sqlite" else 8),
+            max_workers=threads or (1 if self.dialect == "sqlite" else POSTGRES_CONNECTIONS),
             thread_name_prefix="journal",
         )
 
