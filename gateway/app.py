@@ -62,12 +62,26 @@ def create_app(
             throttle=throttle,
             tenant_id=settings.pc_tenant_id,
         )
+        reads = PartnerCenterClient(
+            session,
+            settings.pc_base_url,
+            tokens,
+            RetryPolicy(
+                attempts=2,
+                max_delay=10.0,
+                max_retry_after=2.0,
+                backoff=settings.pc_retry_backoff_seconds,
+                jitter=settings.pc_retry_jitter_seconds,
+            ),
+            throttle=throttle,
+            tenant_id=settings.pc_tenant_id,
+        )
         caches = Caches(
             TtlCache(settings.catalog_ttl_seconds), TtlCache(settings.reseller_ttl_seconds)
         )
         workers = Workers(journal, pc, settings, caches, clock)
         app[SERVICES].services = Services(
-            settings, journal, pc, workers, caches, Catalog(pc, caches.catalog), clock
+            settings, journal, pc, workers, caches, Catalog(reads, caches.catalog), clock, reads
         )
         workers.start()
         try:

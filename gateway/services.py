@@ -24,6 +24,10 @@ class Services:
     caches: Caches
     catalog: Catalog
     clock: Clock
+    #: For northbound reads: the same Partner Center, but retries that give up within seconds
+    #: (a throttled or failing upstream answers the caller 503 at once instead of holding the
+    #: request for a Retry-After meant for a background step).
+    reads: PartnerCenter
 
 
 @dataclass(slots=True)

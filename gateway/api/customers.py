@@ -36,8 +36,8 @@ async def get_customer(request: web.Request) -> web.Response:
             400, "invalid_request", f"customer id {customer_id!r} is not an id", "customer"
         )
     try:
-        customer = (await svc.pc.call("GET", f"/v1/customers/{customer_id}")).body
-        resellers = (await svc.pc.call("GET", f"/v1/customers/{customer_id}/relationships")).body
+        customer = (await svc.reads.call("GET", f"/v1/customers/{customer_id}")).body
+        resellers = (await svc.reads.call("GET", f"/v1/customers/{customer_id}/relationships")).body
     except PartnerCenterError as exc:
         if exc.status in (403, 404):
             raise ApiError(404, "not_found", f"customer {customer_id} does not exist") from None

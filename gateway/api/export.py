@@ -67,7 +67,7 @@ def to_csv(subscriptions: list[dict[str, Any]]) -> str:
 
 
 async def _subscriptions(request: web.Request, customer: str) -> list[dict[str, Any]]:
-    pc = services(request).pc
+    pc = services(request).reads
     path = f"/v1/customers/{customer}/subscriptions"
     items: list[dict[str, Any]] = []
     headers: dict[str, str] = {}

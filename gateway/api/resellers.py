@@ -44,7 +44,7 @@ async def get_reseller(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_request",
                        f"domain {domain!r} must be the reseller's name.onmicrosoft.com domain", "domain")  # fmt: skip
     try:
-        check = await check_reseller(svc.pc, svc.caches.resellers, mpn_id)
+        check = await check_reseller(svc.reads, svc.caches.resellers, mpn_id)
     except UpstreamError as exc:
         raise ApiError(503, "partner_center_unavailable",
                        f"Partner Center did not answer ({exc}); try again") from None  # fmt: skip

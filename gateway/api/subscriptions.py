@@ -128,7 +128,9 @@ async def get_subscription(request: web.Request) -> web.Response:
     svc = services(request)
     customer, subscription = _ids(request)
     try:
-        reply = await svc.pc.call("GET", f"/v1/customers/{customer}/subscriptions/{subscription}")
+        reply = await svc.reads.call(
+            "GET", f"/v1/customers/{customer}/subscriptions/{subscription}"
+        )
     except PartnerCenterError as exc:
         if exc.status in (403, 404):
             raise ApiError(

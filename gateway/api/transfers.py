@@ -73,7 +73,7 @@ def transfer_view(item: dict[str, Any], us: str) -> TransferView:
 
 async def _read(request: web.Request, path: str, missing: str) -> Reply:
     try:
-        return await services(request).pc.call("GET", path)
+        return await services(request).reads.call("GET", path)
     except PartnerCenterError as exc:
         if exc.status in (403, 404):
             raise ApiError(404, "not_found", missing) from None
