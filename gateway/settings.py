@@ -26,7 +26,7 @@ class GatewaySettings(BaseModel):
     pc_timeout: float = 60.0
 
     #: Concurrent operations one gateway process runs.
-    workers: int = Field(default=16, ge=1, le=256)
+    workers: int = Field(default=16, ge=1, le=2048)
     #: A worker's hold on an operation; another worker may take it once this runs out.
     lease_seconds: float = 60.0
     #: Microsoft asks to resubmit two minutes after a 409 during renewal.
