@@ -74,7 +74,8 @@ class SubscriptionView(Outbound):
     as_of: datetime = Field(description="Partner Center's time when this was read")
 
 
-def _ids(request: web.Request) -> tuple[str, str]:
+def subscription_ids(request: web.Request) -> tuple[str, str]:
+    """The customer and subscription ids of the path, checked for form."""
     customer, subscription = request.match_info["customer"], request.match_info["subscription"]
     for name, value in (("customer", customer), ("subscription", subscription)):
         if not ID.match(value):
@@ -126,7 +127,7 @@ def subscription_view(customer: str, sub: dict[str, Any], now: datetime) -> dict
 
 async def get_subscription(request: web.Request) -> web.Response:
     svc = services(request)
-    customer, subscription = _ids(request)
+    customer, subscription = subscription_ids(request)
     try:
         reply = await svc.reads.call(
             "GET", f"/v1/customers/{customer}/subscriptions/{subscription}"
@@ -152,7 +153,7 @@ async def get_subscription(request: web.Request) -> web.Response:
 
 
 async def _change(request: web.Request, kind: str, model: type[BaseModel]) -> web.Response:
-    customer, subscription = _ids(request)
+    customer, subscription = subscription_ids(request)
     idempotency_key(request)
     body = parse_body(await request.read(), model, empty=b"{}")
     payload = {"customerId": customer, "subscriptionId": subscription,
