@@ -3,27 +3,21 @@ cancel the old one)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field
 
 from contracts.northbound.base import Inbound
-from contracts.northbound.orders import CATALOG_ITEM_ID, MpnId
+from contracts.northbound.offers import NamedOffer
+from contracts.northbound.orders import MpnId
 
 
-class MoveToNce(Inbound):
+class MoveToNce(NamedOffer):
     """The NCE offer to buy, named by marketplace plan code (e.g. ``Microsoft 365 Business Basic
     (NCE COM 1YR MTH)``) or by ``catalogItemId`` + ``termDuration`` + ``billingCycle``; the
     reseller of record for the new subscription; and its seats (the legacy subscription's seats
     when left out)."""
 
-    plan_code: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
-        | None
-    ) = None
-    catalog_item_id: Annotated[str, StringConstraints(pattern=CATALOG_ITEM_ID)] | None = None
-    term_duration: Literal["P1M", "P1Y", "P3Y"] | None = None
-    billing_cycle: Literal["monthly", "annual", "triennial"] | None = None
     quantity: int | None = Field(
         default=None, ge=1, le=1_000_000,
         description="Seats of the new NCE subscription; default: the legacy subscription's seats",
@@ -31,20 +25,6 @@ class MoveToNce(Inbound):
     reseller_mpn_id: MpnId = Field(
         description="MPN ID of the reseller of record for the new NCE subscription"
     )
-
-    @model_validator(mode="after")
-    def _one_way_to_name_the_offer(self) -> MoveToNce:
-        if (self.catalog_item_id is None) == (self.plan_code is None):
-            raise ValueError("give exactly one of catalogItemId or planCode")
-        if self.catalog_item_id is not None and (
-            self.term_duration is None or self.billing_cycle is None
-        ):
-            raise ValueError("termDuration and billingCycle are required with catalogItemId")
-        if self.plan_code is not None and (self.term_duration or self.billing_cycle):
-            raise ValueError(
-                "a planCode already names the term and billing; drop termDuration and billingCycle"
-            )
-        return self
 
 
 class MigrateToNce(Inbound):
