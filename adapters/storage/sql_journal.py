@@ -25,6 +25,7 @@ import base64
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -92,30 +93,6 @@ def _p(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
 
 # Built once: SQLAlchemy then reuses the compiled form (≈ 4x faster than building per call).
 _S = steps.c
-_STEP_FIELDS = {
-    "name": _p("name", _S.name),
-    "status": _p("status", _S.status),
-    "ms_request_id": _p("rid", _S.ms_request_id),
-    "attempts": _p("attempts", _S.attempts),
-    "started_at": _p("started_at", _S.started_at),
-    "finished_at": _p("finished_at", _S.finished_at),
-    "output": _p("output", _S.output),
-    "error": _p("error", _S.error),
-}
-
-
-def _step_upsert(dialect: str) -> Any:
-    """One statement whether the step is new or running again (``ON CONFLICT DO UPDATE``)."""
-    insert = postgresql.insert(steps) if dialect == "postgresql" else sqlite.insert(steps)
-    stmt = insert.values(
-        operation_id=sa.bindparam("op"), position=sa.bindparam("pos"), **_STEP_FIELDS
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=["operation_id", "position"],
-        set_={name: stmt.excluded[name] for name in _STEP_FIELDS},
-    )
-
-
 _O = operations.c
 _BY_ID = sa.select(operations).where(_O.id == sa.bindparam("op"))
 _BY_KEY = sa.select(operations).where(
@@ -186,23 +163,6 @@ def _claim(dialect: str) -> Any:
     )
 
 
-_OP_FIELDS = {
-    "status": _p("status", _O.status),
-    "result": _p("result", _O.result),
-    "error": _p("error", _O.error),
-    "action": _p("action", _O.action),
-    "secrets": _p("secrets", _O.secrets),
-    "updated_at": _p("updated_at", _O.updated_at),
-    "run_after": _p("run_after", _O.run_after),
-}
-_OP_UPDATE = sa.update(operations).where(_O.id == sa.bindparam("op")).values(**_OP_FIELDS)
-_OP_RELEASE = (
-    sa.update(operations)
-    .where(_O.id == sa.bindparam("op"))
-    .values(**_OP_FIELDS, lease_owner=None, lease_until=None, attempts=0)
-)
-
-
 _SQLITE_STEP_UPSERT = (
     "INSERT INTO steps (operation_id, position, name, status, ms_request_id, attempts, "
     "started_at, finished_at, output, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -237,27 +197,42 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _sqlite_step(row: dict[str, Any], time: Callable[[Any], Any] = _sqlite_time) -> tuple[Any, ...]:
-    return (
-        row["op"], row["pos"], row["name"], row["status"], row["rid"], row["attempts"],
-        time(row["started_at"]), time(row["finished_at"]),
-        json.dumps(row["output"]), json.dumps(row["error"]),
-    )  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class _PlainSql:
+    """The step-write hot path (a write before every Partner Center write) as plain SQL with
+    values already in their stored form: no statement machinery, which was most of its CPU
+    (SQLite 0.25 -> 0.05 ms; PostgreSQL 1.08 -> 0.75 ms CPU per save)."""
+
+    step_upsert: str
+    op_update: str
+    op_release: str
+    time: Callable[[datetime | None], Any]
+
+    def step(self, op_id: str, step: Step) -> tuple[Any, ...]:
+        return (
+            op_id, step.position, step.name, step.status.value, step.ms_request_id,
+            step.attempts, self.time(step.started_at), self.time(step.finished_at),
+            json.dumps(step.output), json.dumps(step.error),
+        )  # fmt: skip
+
+    def operation(self, op: Operation) -> tuple[Any, ...]:
+        return (
+            op.status.value, json.dumps(op.result), json.dumps(op.error), json.dumps(op.action),
+            json.dumps(op.secrets), self.time(op.updated_at), self.time(op.run_after), op.id,
+        )  # fmt: skip
 
 
-def _sqlite_op(row: dict[str, Any], time: Callable[[Any], Any] = _sqlite_time) -> tuple[Any, ...]:
-    return (
-        row["status"], json.dumps(row["result"]), json.dumps(row["error"]),
-        json.dumps(row["action"]), json.dumps(row["secrets"]), time(row["updated_at"]),
-        time(row["run_after"]), row["op"],
-    )  # fmt: skip
-
-
-# The same statements for psycopg (``%s`` placeholders; ``excluded`` and ``ON CONFLICT`` are
-# PostgreSQL's own syntax too).
-_PG_STEP_UPSERT = _SQLITE_STEP_UPSERT.replace("?", "%s")
-_PG_OP_UPDATE = _SQLITE_OP_UPDATE.replace("?", "%s")
-_PG_OP_RELEASE = _SQLITE_OP_RELEASE.replace("?", "%s")
+# PostgreSQL takes the same statements with ``%s`` placeholders (``ON CONFLICT … excluded`` is
+# its syntax too).
+_PLAIN_SQL = {
+    "sqlite": _PlainSql(_SQLITE_STEP_UPSERT, _SQLITE_OP_UPDATE, _SQLITE_OP_RELEASE, _sqlite_time),
+    "postgresql": _PlainSql(
+        _SQLITE_STEP_UPSERT.replace("?", "%s"),
+        _SQLITE_OP_UPDATE.replace("?", "%s"),
+        _SQLITE_OP_RELEASE.replace("?", "%s"),
+        _aware,
+    ),
+}
 
 
 def _row_to_operation(row: sa.Row[Any]) -> Operation:
@@ -317,7 +292,6 @@ class SqlJournal:
     def __init__(self, url: str, *, threads: int | None = None) -> None:
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
-        self._step_upsert = _step_upsert(self.dialect)
         self._create = _create(self.dialect)
         self._claim = _claim(self.dialect)
         self._dead_letter = _dead_letter(self.dialect)
@@ -457,62 +431,17 @@ class SqlJournal:
         operation: Operation | None = None,
         release: bool = False,
     ) -> None:
-        step_rows = [
-            {
-                "op": operation_id,
-                "pos": step.position,
-                "name": step.name,
-                "status": step.status.value,
-                "rid": step.ms_request_id,
-                "attempts": step.attempts,
-                "started_at": step.started_at,
-                "finished_at": step.finished_at,
-                "output": step.output,
-                "error": step.error,
-            }
-            for step in step_list
-        ]
-        op_row = None
-        if operation is not None:
-            op_row = {
-                "op": operation.id,
-                "status": operation.status.value,
-                "result": operation.result,
-                "error": operation.error,
-                "action": operation.action,
-                "secrets": operation.secrets,
-                "updated_at": operation.updated_at,
-                "run_after": operation.run_after,
-            }
+        sql = _PLAIN_SQL[self.dialect]
 
         def work(conn: sa.Connection) -> None:
-            if step_rows:
-                conn.execute(self._step_upsert, step_rows)
-            if op_row is not None:
-                conn.execute(_OP_RELEASE if release else _OP_UPDATE, op_row)
-
-        if self.dialect == "sqlite":
-            # The hot path (a write before every Partner Center write): plain SQL with values
-            # already in SQLAlchemy's stored form, no statement machinery (0.05 ms, not 0.25).
-            def work(conn: sa.Connection) -> None:
-                if step_rows:
-                    conn.exec_driver_sql(_SQLITE_STEP_UPSERT, [_sqlite_step(r) for r in step_rows])
-                if op_row is not None:
-                    conn.exec_driver_sql(
-                        _SQLITE_OP_RELEASE if release else _SQLITE_OP_UPDATE, _sqlite_op(op_row)
-                    )
-        elif self.dialect == "postgresql":
-            # The same hot path on psycopg: the statement machinery is most of the CPU a
-            # replica spends per step (bench_scaleout found the gateway CPU-bound on PostgreSQL).
-            def work(conn: sa.Connection) -> None:
-                if step_rows:
-                    conn.exec_driver_sql(
-                        _PG_STEP_UPSERT, [_sqlite_step(r, _aware) for r in step_rows]
-                    )
-                if op_row is not None:
-                    conn.exec_driver_sql(
-                        _PG_OP_RELEASE if release else _PG_OP_UPDATE, _sqlite_op(op_row, _aware)
-                    )
+            if step_list:
+                conn.exec_driver_sql(
+                    sql.step_upsert, [sql.step(operation_id, s) for s in step_list]
+                )
+            if operation is not None:
+                conn.exec_driver_sql(
+                    sql.op_release if release else sql.op_update, sql.operation(operation)
+                )
 
         await self._run(work)
 
