@@ -8,10 +8,9 @@ from aiohttp import web
 
 from contracts.northbound.base import Outbound
 from contracts.openapi import Route
-from gateway.api.errors import ApiError
+from gateway.api.errors import ApiError, upstream_read
 from gateway.api.subscriptions import ID
 from gateway.services import services
-from gateway.upstream import PartnerCenterError, UpstreamError
 
 
 class ResellerView(Outbound):
@@ -35,21 +34,9 @@ async def get_customer(request: web.Request) -> web.Response:
         raise ApiError(
             400, "invalid_request", f"customer id {customer_id!r} is not an id", "customer"
         )
-    try:
+    with upstream_read(f"customer {customer_id} does not exist"):
         customer = (await svc.reads.call("GET", f"/v1/customers/{customer_id}")).body
         resellers = (await svc.reads.call("GET", f"/v1/customers/{customer_id}/relationships")).body
-    except PartnerCenterError as exc:
-        if exc.status in (403, 404):
-            raise ApiError(404, "not_found", f"customer {customer_id} does not exist") from None
-        raise ApiError(
-            502,
-            "partner_center_error",
-            f"Partner Center answered {exc.status} / {exc.code}: {exc.description}",
-        ) from None
-    except UpstreamError as exc:
-        raise ApiError(
-            503, "partner_center_unavailable", f"Partner Center did not answer ({exc}); try again"
-        ) from None
     company: dict[str, Any] = customer.get("companyProfile", {})
     billing: dict[str, Any] = customer.get("billingProfile", {})
     view = CustomerView(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import structlog
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.northbound.operations import Problem
 from contracts.northbound.orders import PATTERN_RULES
+from gateway.upstream import PartnerCenterError, UpstreamError
 
 log = structlog.get_logger("gateway.http")
 CORRELATION = web.RequestKey("correlation_id", str)
@@ -121,3 +124,24 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 
 def _safe(value: str) -> bool:
     return 0 < len(value) <= 100 and all(c.isalnum() or c in "-_." for c in value)
+
+
+@contextmanager
+def upstream_read(missing: str) -> Iterator[None]:
+    """A northbound read's Partner Center failures as the caller sees them: 403/404 → 404
+    naming what is missing, another refusal → 502 with Microsoft's status and code, no answer →
+    503 to try again."""
+    try:
+        yield
+    except PartnerCenterError as exc:
+        if exc.status in (403, 404):
+            raise ApiError(404, "not_found", missing) from None
+        raise ApiError(
+            502,
+            "partner_center_error",
+            f"Partner Center answered {exc.status} / {exc.code}: {exc.description}",
+        ) from None
+    except UpstreamError as exc:
+        raise ApiError(
+            503, "partner_center_unavailable", f"Partner Center did not answer ({exc}); try again"
+        ) from None

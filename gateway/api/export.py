@@ -18,10 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from contracts.openapi import Route
-from gateway.api.errors import ApiError
+from gateway.api.errors import ApiError, upstream_read
 from gateway.api.subscriptions import ID
 from gateway.services import services
-from gateway.upstream import PartnerCenterError, UpstreamError
 
 COLUMNS = (
     "Subscription ID",
@@ -86,20 +85,8 @@ async def export_subscriptions(request: web.Request) -> web.Response:
     customer = request.match_info["customer"]
     if not ID.match(customer):
         raise ApiError(400, "invalid_request", f"customer id {customer!r} is not an id", "customer")
-    try:
+    with upstream_read(f"customer {customer} does not exist"):
         subscriptions = await _subscriptions(request, customer)
-    except PartnerCenterError as exc:
-        if exc.status in (403, 404):
-            raise ApiError(404, "not_found", f"customer {customer} does not exist") from None
-        raise ApiError(
-            502,
-            "partner_center_error",
-            f"Partner Center answered {exc.status} / {exc.code}: {exc.description}",
-        ) from None
-    except UpstreamError as exc:
-        raise ApiError(
-            503, "partner_center_unavailable", f"Partner Center did not answer ({exc}); try again"
-        ) from None
     return web.Response(
         text=to_csv(subscriptions),
         content_type="text/csv",

@@ -22,10 +22,9 @@ from contracts.northbound.subscriptions import (
     SetAutoRenew,
 )
 from contracts.openapi import Route
-from gateway.api.errors import ApiError, parse_body
+from gateway.api.errors import ApiError, parse_body, upstream_read
 from gateway.api.operations import KEY_HEADER, idempotency_key, submit
 from gateway.services import services
-from gateway.upstream import PartnerCenterError, UpstreamError
 from gateway.workflows.subscription import upstream_now
 
 ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
@@ -128,26 +127,10 @@ def subscription_view(customer: str, sub: dict[str, Any], now: datetime) -> dict
 async def get_subscription(request: web.Request) -> web.Response:
     svc = services(request)
     customer, subscription = subscription_ids(request)
-    try:
+    with upstream_read(f"subscription {subscription} of customer {customer} does not exist"):
         reply = await svc.reads.call(
             "GET", f"/v1/customers/{customer}/subscriptions/{subscription}"
         )
-    except PartnerCenterError as exc:
-        if exc.status in (403, 404):
-            raise ApiError(
-                404,
-                "not_found",
-                f"subscription {subscription} of customer {customer} does not exist",
-            ) from None
-        raise ApiError(
-            502,
-            "partner_center_error",
-            f"Partner Center answered {exc.status} / {exc.code}: {exc.description}",
-        ) from None
-    except UpstreamError as exc:
-        raise ApiError(
-            503, "partner_center_unavailable", f"Partner Center did not answer ({exc}); try again"
-        ) from None
     now = upstream_now(reply, svc.clock())
     return web.json_response(subscription_view(customer, reply.body, now.astimezone(UTC)))
 

@@ -19,11 +19,11 @@ from contracts.northbound.transfers import (
     TransferView,
 )
 from contracts.openapi import Route
-from gateway.api.errors import ApiError, parse_body
+from gateway.api.errors import ApiError, parse_body, upstream_read
 from gateway.api.operations import KEY_HEADER, idempotency_key, submit
 from gateway.api.subscriptions import ID
 from gateway.services import services
-from gateway.upstream import PartnerCenterError, Reply, UpstreamError
+from gateway.upstream import Reply
 
 BASE = "/v1/customers/{customer}/transfers"
 
@@ -72,20 +72,8 @@ def transfer_view(item: dict[str, Any], us: str) -> TransferView:
 
 
 async def _read(request: web.Request, path: str, missing: str) -> Reply:
-    try:
+    with upstream_read(missing):
         return await services(request).reads.call("GET", path)
-    except PartnerCenterError as exc:
-        if exc.status in (403, 404):
-            raise ApiError(404, "not_found", missing) from None
-        raise ApiError(
-            502,
-            "partner_center_error",
-            f"Partner Center answered {exc.status} / {exc.code}: {exc.description}",
-        ) from None
-    except UpstreamError as exc:
-        raise ApiError(
-            503, "partner_center_unavailable", f"Partner Center did not answer ({exc}); try again"
-        ) from None
 
 
 def _us(request: web.Request) -> str:
