@@ -129,6 +129,28 @@ MCA_BODY = {
 }
 
 
+#: Microsoft's create-customer sample (PascalCase keys), with an onmicrosoft.com domain.
+SAMPLE_CUSTOMER = {
+    "enableGDAPByDefault": False,
+    "CompanyProfile": {"Domain": "xyz.onmicrosoft.com"},
+    "BillingProfile": {
+        "Culture": "EN-US",
+        "Email": "test@outlook.com",
+        "Language": "en",
+        "CompanyName": "test company",
+        "DefaultAddress": {
+            "FirstName": "Test",
+            "LastName": "Test",
+            "AddressLine1": "One Microsoft Way",
+            "City": "Redmond",
+            "State": "WA",
+            "PostalCode": "98052",
+            "Country": "US",
+        },
+    },
+}
+
+
 def customer_body(domain: str, country: str = "US", **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "companyProfile": {"domain": domain},

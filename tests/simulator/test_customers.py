@@ -7,28 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.conftest import PROVIDER, RESELLER, PartnerClient, customer_body
-
-#: Microsoft's create-customer sample (PascalCase keys), with an onmicrosoft.com domain.
-MICROSOFT_SAMPLE = {
-    "enableGDAPByDefault": False,
-    "CompanyProfile": {"Domain": "xyz.onmicrosoft.com"},
-    "BillingProfile": {
-        "Culture": "EN-US",
-        "Email": "test@outlook.com",
-        "Language": "en",
-        "CompanyName": "test company",
-        "DefaultAddress": {
-            "FirstName": "Test",
-            "LastName": "Test",
-            "AddressLine1": "One Microsoft Way",
-            "City": "Redmond",
-            "State": "WA",
-            "PostalCode": "98052",
-            "Country": "US",
-        },
-    },
-}
+from tests.simulator.conftest import (
+    PROVIDER,
+    RESELLER,
+    SAMPLE_CUSTOMER,
+    PartnerClient,
+    customer_body,
+)
 
 
 async def fail_with(
@@ -94,7 +79,7 @@ async def test_created_customer_has_tenant_id_commerce_id_and_admin_credentials(
 
 
 async def test_microsoft_sample_body_in_pascal_case_creates_a_customer(pc: PartnerClient) -> None:
-    created = await pc.ok("POST", "/v1/customers", MICROSOFT_SAMPLE, status=201)
+    created = await pc.ok("POST", "/v1/customers", SAMPLE_CUSTOMER, status=201)
     assert created["billingProfile"]["email"] == "test@outlook.com"
     assert created["billingProfile"]["companyName"] == "test company"
     assert created["billingProfile"]["defaultAddress"]["city"] == "Redmond"

@@ -9,30 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.conftest import PartnerClient, customer_body
+from tests.simulator.conftest import SAMPLE_CUSTOMER, PartnerClient, customer_body
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-#: Microsoft's create-customer sample body (PascalCase keys), with an onmicrosoft.com domain.
-SAMPLE_CUSTOMER = {
-    "enableGDAPByDefault": False,
-    "CompanyProfile": {"Domain": "xyz.onmicrosoft.com"},
-    "BillingProfile": {
-        "Culture": "EN-US",
-        "Email": "test@outlook.com",
-        "Language": "en",
-        "CompanyName": "test company",
-        "DefaultAddress": {
-            "FirstName": "Test",
-            "LastName": "Test",
-            "AddressLine1": "One Microsoft Way",
-            "City": "Redmond",
-            "State": "WA",
-            "PostalCode": "98052",
-            "Country": "US",
-        },
-    },
-}
 
 
 def camel_keys(value: Any) -> list[str]:
