@@ -7,121 +7,29 @@ serves it, letting the dead gateway's last call finish inside Partner Center).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.gateway.conftest import purchase_order
+from tests.gateway.processes import GatewayProcess, gateway_processes, operation, poll
 from tests.gateway.test_faults import posts_by_request_id, step, wire_log
 
 # the simulator as `pcgw sim` serves it: a call whose client died still finishes
-from tests.simulator.conftest import BASIC, PROVIDER, PartnerClient
-
-PCGW = Path(sys.executable).with_name("pcgw")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class GatewayProcess:
-    """``pcgw serve`` in a child process, on a free port, against the simulator at ``sim_url``."""
-
-    def __init__(self, sim_url: str, database: Path, log: IO[bytes]) -> None:
-        self.sim_url, self.database, self.log = sim_url, database, log
-        self.process: asyncio.subprocess.Process | None = None
-        self.url = ""
-
-    async def start(self, http: aiohttp.ClientSession) -> None:
-        port = free_port()
-        env = {
-            **os.environ,
-            "PCGW_PC_BASE_URL": self.sim_url,
-            "PCGW_PC_LOGIN_URL": self.sim_url,
-            "PCGW_PC_TENANT_ID": PROVIDER["tenant_id"],
-            "PCGW_PC_CLIENT_ID": PROVIDER["client_id"],
-            "PCGW_PC_CLIENT_SECRET": PROVIDER["client_secret"],
-            "PCGW_WORKERS": "2",
-            "PCGW_ORDER_POLL_SECONDS": "0.05",
-            "PCGW_INVITATION_POLL_SECONDS": "0.1",
-            "PCGW_RENEWAL_RETRY_SECONDS": "0.2",
-        }
-        self.process = await asyncio.create_subprocess_exec(
-            str(PCGW), "serve", "--port", str(port), "--log-level", "warning",
-            "--database-url", f"sqlite:///{self.database}",
-            env=env, stdout=self.log, stderr=self.log,
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{port}"
-        await self._until_ready(http)
-
-    async def _until_ready(self, http: aiohttp.ClientSession) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15.0
-        while True:
-            assert self.process is not None
-            assert self.process.returncode is None, f"pcgw exited: {self.process.returncode}"
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"{self.url}/v1/operations?limit=1") as resp:
-                    if resp.status == 200:
-                        return
-            assert loop.time() < deadline, "pcgw serve did not answer within 15 s"
-            await asyncio.sleep(0.05)
-
-    async def kill(self) -> None:
-        """SIGKILL: the process gets no chance to finish its step or close the journal."""
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
-            await asyncio.wait_for(self.process.wait(), 10.0)
+from tests.simulator.conftest import BASIC, PartnerClient
 
 
 @pytest.fixture
 async def start_gateway(
     sim_url: str, tmp_path: Path
 ) -> AsyncIterator[Callable[[aiohttp.ClientSession], Awaitable[GatewayProcess]]]:
-    """Starts ``pcgw serve`` processes on one journal file (their output goes to ``pcgw.log``);
-    every one is killed when the test ends, whatever happened."""
-    started: list[GatewayProcess] = []
-    with (tmp_path / "pcgw.log").open("wb") as log:
-
-        async def start(http: aiohttp.ClientSession) -> GatewayProcess:
-            gateway = GatewayProcess(sim_url, tmp_path / "journal.db", log)
-            started.append(gateway)
-            await gateway.start(http)
-            return gateway
-
-        try:
-            yield start
-        finally:
-            for gateway in started:
-                await gateway.kill()
-
-
-async def operation(http: aiohttp.ClientSession, gw: GatewayProcess, op_id: str) -> Any:
-    async with http.get(f"{gw.url}/v1/operations/{op_id}") as resp:
-        assert resp.status == 200, await resp.text()
-        return await resp.json()
-
-
-async def poll(what: str, probe: Any, done: Any, seconds: float = 15.0, every: float = 0.02) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        assert loop.time() < deadline, f"{what}: still {value}"
-        await asyncio.sleep(every)
+    """Starts ``pcgw serve`` processes on one SQLite journal file; every one is killed when the
+    test ends, whatever happened."""
+    async with gateway_processes(sim_url, tmp_path) as start:
+        yield lambda http: start(http, f"sqlite:///{tmp_path / 'journal.db'}")
 
 
 def _checkout_running(op: dict[str, Any]) -> bool:
