@@ -34,6 +34,8 @@ from gateway.workflows.engine import Caches, run_operation
 
 log = structlog.get_logger("gateway.worker")
 POLL = 0.5
+#: How often a long-poll re-reads an operation that is not running in this process.
+OTHERS_POLL = 0.5
 
 
 class Workers:
@@ -58,6 +60,8 @@ class Workers:
         self._listener: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._watchers: dict[str, list[asyncio.Future[None]]] = {}
+        #: Ids of the operations this process's workers hold now: their waiters need no re-read.
+        self._here: set[str] = set()
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.poll = POLL
         #: Operations this process has run (to a wait or an end), for metrics and tests.
@@ -85,7 +89,10 @@ class Workers:
 
     async def changed(self, op_id: str, seconds: float) -> None:
         """Return when this process next moves ``op_id`` on (waits, fails or succeeds), or after
-        ``seconds``."""
+        ``seconds``; after at most ``OTHERS_POLL`` when the operation is not running here (another
+        replica may be moving it, and only a re-read shows that)."""
+        if op_id not in self._here:
+            seconds = min(seconds, OTHERS_POLL)
         waiter = asyncio.get_running_loop().create_future()
         self._watchers.setdefault(op_id, []).append(waiter)
         try:
@@ -145,6 +152,7 @@ class Workers:
     async def _run(self, op: Operation) -> None:
         structlog.contextvars.bind_contextvars(operation_id=op.id)
         self.ran += 1
+        self._here.add(op.id)
         try:
             await run_operation(
                 op,
@@ -160,6 +168,7 @@ class Workers:
             log.exception("operation.crashed", operation_id=op.id)
         finally:
             structlog.contextvars.unbind_contextvars("operation_id")
+            self._here.discard(op.id)
             self._notify(op.id)
         if not op.status.finished:
             # Due before the next poll (a short back-off, a 409 retry): wake the claimer then.

@@ -100,9 +100,9 @@ async def get_operation(request: web.Request) -> web.Response:
         left = deadline - loop.time()
         if op.status.finished or op.status is Status.ACTION_REQUIRED or left <= 0:
             break
-        # Woken when this process's workers move the operation; re-read at least every 0.5 s
-        # for operations another replica runs.
-        await svc.workers.changed(op_id, min(left, 0.5))
+        # Woken when this process's workers move the operation on; re-read now and then for
+        # one that is queued or that another replica runs.
+        await svc.workers.changed(op_id, left)
     # A new tenant's credentials go out once, with the finished operation (also a failed one:
     # the tenant exists even if a later step failed), never in a mid-run poll that may be
     # discarded.
