@@ -55,6 +55,10 @@ log = structlog.get_logger("simulator")
 _REPLAYED_HEADERS = ("Location",)
 
 
+#: Set on a request a ``resetAfter`` fault drops once it has been served.
+_DROP_AFTER = web.RequestKey("drop_after", bool)
+
+
 class _Dropped(web.Response):
     """Stands for a connection a fault dropped: aiohttp's write to the closed transport fails
     quietly, and the journal leaves it out (the client never saw an answer)."""
@@ -101,6 +105,8 @@ def _http_error(exc: web.HTTPException, path: str) -> web.Response:
 
 
 async def _inject(request: web.Request, sim: Simulator) -> web.StreamResponse | None:
+    """The answer of the first matching fault rule, or None to serve the call (after its
+    latency; a ``resetAfter`` rule marks the request to be dropped once served)."""
     world = sim.world
     fault = first_match(world.faults, request.method, request.path)
     if fault is None:
@@ -112,6 +118,15 @@ async def _inject(request: web.Request, sim: Simulator) -> web.StreamResponse | 
         if request.transport is not None:
             request.transport.abort()
         return _Dropped()
+    if spec.reset_after:
+        request[_DROP_AFTER] = True
+        return None
+    if spec.body is not None:
+        return web.Response(
+            body=(spec.body * spec.body_repeat).encode(),
+            status=spec.status or 200,
+            content_type="application/json",
+        )
     if spec.status is None:
         return None
     if spec.status == 429:
@@ -200,6 +215,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                 request.method, path, response.status, request_id, correlation_id, world.now
             )
         )
+        if request.get(_DROP_AFTER) and request.transport is not None:
+            request.transport.abort()  # served and logged; the answer never reaches the client
+            return _Dropped()
     return response
 
 

@@ -334,8 +334,18 @@ async def accept_relationship(request: web.Request) -> web.Response:
 async def add_fault(request: web.Request) -> web.Response:
     world = world_of(request)
     spec: FaultSpec = await _body(request, FaultSpec)
-    if spec.status is None and not spec.latency_ms and not spec.reset:
-        raise sim_error(400, "a fault needs at least one of status, latencyMs or reset")
+    if (
+        spec.status is None
+        and not spec.latency_ms
+        and not spec.reset
+        and not spec.reset_after
+        and spec.body is None
+    ):
+        raise sim_error(
+            400, "a fault needs at least one of status, latencyMs, reset, resetAfter or body"
+        )
+    if spec.reset and spec.reset_after:
+        raise sim_error(400, "reset drops the call before it is served, resetAfter after: not both")
     world.faults_added += 1
     fault = make_fault(f"fault-{world.faults_added}", spec)
     world.faults.append(fault)

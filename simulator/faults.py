@@ -6,6 +6,15 @@ deleted), and acts before any state changes: wait ``latencyMs``, then drop the c
 (``reset``) or answer ``status`` with a Partner Center body (a 429 carries ``Retry-After`` and
 Microsoft's throttling body). A rule with only ``latencyMs`` slows calls and lets them through.
 
+Extensions beyond the contract, for the faults a gateway must survive that no status shows:
+
+- ``resetAfter``: the call is served (its change applied, its answer kept for a repeat of its
+  ``MS-RequestId``), then the connection is dropped before the answer is written: the client
+  cannot tell whether Partner Center applied it. The request log keeps it, with its status.
+- ``body`` (``bodyRepeat`` times, default once): answer ``status`` (default 200) with exactly
+  these bytes as ``application/json``, before any state changes: a malformed or oversized
+  answer from upstream.
+
 LIMITATIONS: only ``/v1`` calls can be faulted (not sign-in, not ``/_sim``); the first matching
 rule wins, in the order rules were added.
 """
@@ -34,6 +43,9 @@ class FaultSpec(Inbound):
     retry_after: int | None = Field(default=None, ge=0)
     latency_ms: int = Field(default=0, ge=0, le=600_000)
     reset: bool = False
+    reset_after: bool = False
+    body: str | None = Field(default=None, max_length=1_000_000)
+    body_repeat: int = Field(default=1, ge=1, le=64 * 1024 * 1024)
 
     @field_validator("path")
     @classmethod
@@ -87,6 +99,9 @@ class Fault:
             "retryAfter": spec.retry_after,
             "latencyMs": spec.latency_ms,
             "reset": spec.reset,
+            "resetAfter": spec.reset_after,
+            "body": spec.body,
+            "bodyRepeat": spec.body_repeat,
             "fired": self.fired,
         }
         return out

@@ -116,6 +116,39 @@ async def test_a_dropped_post_creates_nothing(pc: PartnerClient) -> None:
     assert (await pc.ok("GET", "/v1/customers"))["totalCount"] == 0
 
 
+async def test_reset_after_applies_the_call_then_drops_its_answer(pc: PartnerClient) -> None:
+    """The hard case for a client: the change is made, the answer lost; the same
+    MS-RequestId then gets the stored answer, and nothing is made twice."""
+    await add(pc, method="POST", path="/v1/customers$", resetAfter=True, times=1)
+    body = customer_body("applied.onmicrosoft.com")
+    headers = {"MS-RequestId": "5d0bd3a4-0a4c-4e7c-9a57-1a5e2c3b4d01"}
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await pc.call("POST", "/v1/customers", body, headers)
+    assert (await pc.ok("GET", "/v1/customers"))["totalCount"] == 1
+    logged = (await pc.sim("GET", "/requests"))["items"]  # newest first
+    assert [(r["method"], r["status"]) for r in logged if r["path"] == "/v1/customers"] == [
+        ("GET", 200),
+        ("POST", 201),
+    ]
+    retried = await pc.call("POST", "/v1/customers", body, headers)
+    assert retried.status == 201
+    assert (await pc.ok("GET", "/v1/customers"))["totalCount"] == 1
+
+
+async def test_a_body_fault_answers_exactly_those_bytes_and_changes_nothing(
+    pc: PartnerClient,
+) -> None:
+    await add(pc, method="POST", path="/v1/customers$", body='{"id": "trunc', times=1)
+    resp = await pc.call("POST", "/v1/customers", customer_body("malformed.onmicrosoft.com"))
+    assert (resp.status, resp.content_type) == (200, "application/json")
+    assert await resp.read() == b'{"id": "trunc'
+    assert (await pc.ok("GET", "/v1/customers"))["totalCount"] == 0
+    await add(pc, path="/v1/customers$", status=502, body="x", bodyRepeat=100_000, times=1)
+    resp = await pc.call("GET", "/v1/customers")
+    assert resp.status == 502
+    assert len(await resp.read()) == 100_000
+
+
 async def test_a_faulted_post_creates_nothing(pc: PartnerClient) -> None:
     await add(pc, method="POST", path="/v1/customers$", status=500, times=1)
     body = customer_body("faulted.onmicrosoft.com")
