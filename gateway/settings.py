@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from gateway.throttle import check_burst
 
 
 class GatewaySettings(BaseModel):
@@ -61,8 +63,20 @@ class GatewaySettings(BaseModel):
     redis_url: str | None = None
     #: Calls per minute Partner Center allows each partner tenant (and partner + customer pair).
     pc_rate_limit_per_minute: int = Field(default=500, ge=0)
+    #: Calls a quiet key may send at once before the rest are paced ``60 / limit`` seconds apart
+    #: (``gateway.throttle`` says why); unset: a tenth of the limit. At most half the limit.
+    throttle_burst: int | None = Field(default=None, ge=1)
     #: Claims of one operation after which it is dead-lettered for an operator to look at.
     max_operation_attempts: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _burst_fits_the_limit(self) -> GatewaySettings:
+        if self.throttle_burst is not None:
+            try:
+                check_burst(self.pc_rate_limit_per_minute, self.throttle_burst)
+            except ValueError as exc:
+                raise ValueError(f"throttle_burst (for pc_rate_limit_per_minute): {exc}") from exc
+        return self
 
     @classmethod
     def from_env(cls, **overrides: Any) -> GatewaySettings:

@@ -32,35 +32,59 @@ class FakeClock:
         self.now += seconds
 
 
-def local(limit: int, clock: FakeClock, window: float = 60.0) -> LocalThrottle:
-    return LocalThrottle(limit, window, clock=clock, sleep=clock.sleep)
+def local(
+    limit: int, clock: FakeClock, window: float = 60.0, burst: int | None = None
+) -> LocalThrottle:
+    return LocalThrottle(limit, window, burst=burst, clock=clock, sleep=clock.sleep)
 
 
 P, Q = "partner:p", "partner:q"
 
 
-async def test_the_limiter_admits_the_limit_then_holds_the_next_call_until_a_slot_frees() -> None:
-    clock = FakeClock()
-    throttle = local(3, clock)
-    for _ in range(3):
+async def saturate(throttle: LocalThrottle, clock: FakeClock, calls: int) -> list[float]:
+    """The times ``calls`` calls offered back to back get their slots: a key with a queue."""
+    times = []
+    for _ in range(calls):
         await throttle.acquire([P])
-        clock.now += 1
-    assert clock.slept == []
-    await throttle.acquire([P])
-    # the first call was at 1000; its slot frees at 1060, and the clock stood at 1003
-    assert clock.slept == [57.0]
-    assert clock.now == 1060.0
+        times.append(clock.now)
+    return times
 
 
-async def test_calls_older_than_the_window_no_longer_count() -> None:
+def most_in_any_window(times: list[float], window: float) -> int:
+    """The largest count of calls any sliding window (``(t - window, t]``) held."""
+    return max(sum(1 for s in times if t - window < s <= t) for t in times)
+
+
+async def test_a_saturated_key_sends_its_burst_at_once_then_one_call_per_interval() -> None:
     clock = FakeClock()
-    throttle = local(2, clock)
-    await throttle.acquire([P])
-    await throttle.acquire([P])
-    clock.now += 60.0
-    await throttle.acquire([P])
-    await throttle.acquire([P])
-    assert clock.slept == []
+    times = await saturate(local(60, clock, burst=5), clock, 65)
+    assert times[:5] == [1000.0] * 5
+    # then one a second: the pace of 60 a minute, not the rest of the budget at once ...
+    assert times[5:60] == [1001.0 + i for i in range(55)]
+    # ... until the window is full (the burst was the 4 calls ahead of the pace): the next call
+    # waits for the burst to leave the window
+    assert times[60] == 1060.0
+    assert most_in_any_window(times, 60.0) == 60
+
+
+async def test_when_the_window_rolls_over_the_first_burst_no_second_burst_follows() -> None:
+    clock = FakeClock()
+    times = await saturate(local(60, clock, burst=5), clock, 200)
+    # a window-only limiter sends the burst's five freed slots together at 1060 (and every
+    # minute after); Partner Center, counting the same calls a little later, still holds some
+    # of the old ones then and answers 429
+    after = times[60:]
+    assert after == [1060.0 + i for i in range(len(after))]
+    assert most_in_any_window(times, 60.0) == 60
+    assert most_in_any_window(times[5:], 5.0) == 5  # no five seconds after the first hold more
+
+
+async def test_a_key_that_goes_quiet_gets_its_burst_back() -> None:
+    clock = FakeClock()
+    throttle = local(60, clock, burst=5)
+    await saturate(throttle, clock, 5)
+    clock.now += 60.0  # quiet for a window: neither the log nor the pace holds anything
+    assert await saturate(throttle, clock, 6) == [1060.0] * 5 + [1061.0]
 
 
 async def test_a_wait_beyond_max_wait_is_refused_at_once_without_taking_a_slot() -> None:
@@ -75,34 +99,57 @@ async def test_a_wait_beyond_max_wait_is_refused_at_once_without_taking_a_slot()
     await throttle.acquire([P], max_wait=0)  # the refused call did not spend the new slot
 
 
+async def test_the_wait_is_the_longer_of_the_pace_and_the_window() -> None:
+    clock = FakeClock()
+    throttle = local(3, clock, window=60.0, burst=2)  # a call every 20 s, two at once
+    await throttle.acquire([P])
+    await throttle.acquire([P])
+    with pytest.raises(Throttled) as paced:
+        await throttle.acquire([P], max_wait=0)
+    assert paced.value.seconds == 20.0  # the pace holds the third call ...
+    clock.now += 20.0
+    await throttle.acquire([P], max_wait=0)
+    with pytest.raises(Throttled) as full:
+        await throttle.acquire([P], max_wait=0)
+    assert full.value.seconds == 40.0  # ... the window the fourth, until the first two leave it
+
+
 async def test_each_key_has_its_own_budget_and_a_call_spends_every_key_it_names() -> None:
     clock = FakeClock()
-    throttle = local(2, clock)
+    throttle = local(4, clock, burst=2)
     pair_1, pair_2 = "partner:p:customer:1", "partner:p:customer:2"
     await throttle.acquire([P, pair_1])
     await throttle.acquire([P, pair_1])
     await throttle.acquire([Q, "partner:q:customer:1"])  # another partner: untouched budget
     await throttle.acquire([Q])
     assert clock.slept == []
-    # another customer of the same partner: its pair is fresh, but the partner's budget is spent
+    # another customer of the same partner: its pair is fresh, but the partner's burst is spent
     with pytest.raises(Throttled):
         await throttle.acquire([P, pair_2], max_wait=1)
     with pytest.raises(Throttled):
         await throttle.acquire([Q], max_wait=1)
 
 
-async def test_a_customer_pair_out_of_budget_does_not_hold_the_partners_other_calls() -> None:
+async def test_a_paused_customer_pair_does_not_hold_the_partners_other_calls() -> None:
     clock = FakeClock()
-    throttle = local(2, clock)
+    throttle = local(100, clock)
     pair_1 = "partner:p:customer:1"
-    await throttle.acquire([P, pair_1])
-    clock.now += 59.0
-    await throttle.acquire([P, pair_1])
-    clock.now += 2.0  # the first call left the window: the partner has a slot again ...
+    await throttle.throttled([pair_1], 30.0)
     await throttle.acquire([P])
-    with pytest.raises(Throttled):  # ... which the pair, with its own two calls, does not have
-        await throttle.acquire([P, pair_1], max_wait=1)
+    await throttle.acquire([P, "partner:p:customer:2"])
     assert clock.slept == []
+    with pytest.raises(Throttled):
+        await throttle.acquire([P, pair_1], max_wait=1)
+
+
+def test_a_burst_must_fit_in_the_window_twice() -> None:
+    with pytest.raises(ValueError, match="at most half the limit"):
+        LocalThrottle(60, burst=31)
+    with pytest.raises(ValueError, match="at least 1"):
+        LocalThrottle(60, burst=0)
+    assert LocalThrottle(60, burst=30).burst == 30
+    assert LocalThrottle(500).burst == 50  # the default: a tenth
+    assert LocalThrottle(0, burst=1000).burst == 1000  # no budget, nothing to fit in
 
 
 async def test_a_429_pauses_every_caller_of_its_keys_for_retry_after() -> None:
@@ -150,8 +197,8 @@ async def replicas(redis_url: str) -> AsyncIterator[list[Any]]:
     prefix = f"test:{uuid.uuid4().hex}:"
     made: list[Any] = []
 
-    def make(limit: int, window: float = 60.0) -> Any:
-        made.append(module.RedisThrottle(redis_url, limit, window, prefix=prefix))
+    def make(limit: int, window: float = 60.0, burst: int | None = None) -> Any:
+        made.append(module.RedisThrottle(redis_url, limit, window, burst=burst, prefix=prefix))
         return made[-1]
 
     yield [make]
@@ -161,14 +208,53 @@ async def replicas(redis_url: str) -> AsyncIterator[list[Any]]:
 
 async def test_two_replicas_spend_one_budget_in_redis(replicas: list[Any]) -> None:
     [make] = replicas
-    a, b = make(3), make(3)
+    a, b = make(6, burst=3), make(6, burst=3)  # a call every 10 s, three at once
     await a.acquire([P])
     await b.acquire([P])
     await a.acquire([P])
-    with pytest.raises(Throttled) as refused:
+    with pytest.raises(Throttled) as refused:  # b's own burst would still have two calls
         await b.acquire([P], max_wait=1)
-    assert 58 < refused.value.seconds <= 60
+    assert 9 < refused.value.seconds <= 10
     await b.acquire([Q], max_wait=0)  # another partner's budget is its own
+
+
+async def offer(throttles: list[Any], calls: int, callers: int = 3) -> list[float]:
+    """Seconds after the first admission at which ``calls`` calls, kept queued by ``callers``
+    tasks on each throttle, got their slots."""
+    admitted: list[float] = []
+
+    async def caller(throttle: Any) -> None:
+        while len(admitted) < calls:
+            await throttle.acquire([P])
+            admitted.append(time.monotonic())
+
+    await asyncio.gather(*(caller(t) for t in throttles for _ in range(callers)))
+    return [t - admitted[0] for t in sorted(admitted)]
+
+
+def per_quarter_second(times: list[float]) -> list[int]:
+    counts = [0] * (int(times[-1] / 0.25) + 1)
+    for t in times:
+        counts[int(t / 0.25)] += 1
+    return counts
+
+
+async def test_replicas_saturating_a_key_in_redis_get_its_burst_then_paced_calls(
+    replicas: list[Any],
+) -> None:
+    [make] = replicas
+    # 20 calls per 2 s: one every 0.1 s, ten at once; two replicas keep calls queued for 3 s
+    a, b = make(20, window=2.0, burst=10), make(20, window=2.0, burst=10)
+    times = await offer([a, b], 30)
+    quarters = per_quarter_second(times)
+    # the first quarter second: the burst and the first paced calls, not the whole budget
+    assert 10 <= quarters[0] <= 13, quarters
+    # then about 2.5 a quarter second, also once the window rolls over the first burst at 2 s:
+    # a window-only limiter would send ten there (twenty without any burst limit)
+    assert max(quarters[1:]) <= 4, quarters
+    assert sum(quarters[1:4]) >= 4, quarters  # paced, not held until the window rolls
+    assert [t for t in times if 1.1 < t < 1.9] == []  # the window is full: the hard cap holds
+    assert most_in_any_window(times, 2.0) <= 21  # (one of tolerance for the local clock)
 
 
 async def test_a_replica_waits_in_redis_until_the_window_frees_a_slot(
@@ -209,10 +295,14 @@ async def test_a_redis_outage_falls_back_to_the_local_limiter_instead_of_stoppin
 
 # The gateway against the simulator, with the simulator's limit lowered.
 
-SIM_LIMIT = 30
-GATEWAY_LIMIT = 20
-#: A budget further away than this reschedules the step instead of holding a worker on it.
+SIM_LIMIT = 50
+GATEWAY_LIMIT = 40
+#: Half the limit, the most a burst may be: a purchase on a fresh gateway takes 12 calls (the
+#: catalog's 4, then 8), two fresh replicas' 24 do not all fit. The rest is paced 1.5 s apart.
+BURST = 20
+#: A slot further away than this reschedules the step instead of holding a worker on it.
 SHORT_WAIT = {"pc_max_retry_after_seconds": 0.5}
+THROTTLED = {"pc_rate_limit_per_minute": GATEWAY_LIMIT, "throttle_burst": BURST, **SHORT_WAIT}
 
 
 async def upstream_statuses(sim: PartnerClient) -> list[int]:
@@ -237,20 +327,22 @@ async def settle(sim: PartnerClient, seconds: float = 1.0) -> list[int]:
         await asyncio.sleep(seconds)
 
 
-async def test_the_gateway_stays_under_its_limit_so_partner_center_never_throttles_it(
+async def test_the_gateway_paces_its_calls_so_partner_center_never_throttles_it(
     make_gateway: MakeGateway, sim: PartnerClient
 ) -> None:
     await sim.sim("PUT", "/config", {"rateLimitPerMinute": SIM_LIMIT})
-    gw = await make_gateway(pc_rate_limit_per_minute=GATEWAY_LIMIT, **SHORT_WAIT)
+    gw = await make_gateway(**THROTTLED)
     first = (await submit_purchases(gw, 1))[0]
-    assert (await gw.wait(first))["status"] == "succeeded"  # one purchase fits in the budget
-    ids = await submit_purchases(gw, 3)  # three more do not, this minute
+    assert (await gw.wait(first))["status"] == "succeeded"  # one purchase fits in the burst
+    ids = await submit_purchases(gw, 8)  # eight more (40 calls) do not: they are paced
     statuses = await settle(sim, 0.5)
     assert statuses.count(429) == 0
-    # the sign-in is not a /v1 call; every call the simulator saw was inside the budget
-    assert len(statuses) == GATEWAY_LIMIT
+    # the burst, and a paced call or two (1.5 s apart) while the simulator settles: not the 40
+    # calls a window-only limiter would send at once
+    assert BURST <= len(statuses) <= BURST + 2
     ops = [await gw.operation(op_id) for op_id in ids]
-    assert {op["status"] for op in ops} <= {"accepted", "running"}  # waiting, not failed
+    assert "failed" not in {op["status"] for op in ops}
+    assert sum(op["status"] in ("accepted", "running") for op in ops) >= 6  # waiting their turn
 
 
 async def test_without_its_limit_the_same_load_runs_into_partner_centers_429(
@@ -259,25 +351,26 @@ async def test_without_its_limit_the_same_load_runs_into_partner_centers_429(
     await sim.sim("PUT", "/config", {"rateLimitPerMinute": SIM_LIMIT})
     # no own budget, and a long Retry-After reschedules the step instead of sleeping on it
     gw = await make_gateway(pc_rate_limit_per_minute=0, pc_max_retry_after_seconds=0.1)
-    await submit_purchases(gw, 4)
+    await submit_purchases(gw, 9)
     statuses = await settle(sim, 0.5)
     assert statuses.count(429) >= 1
 
 
-async def test_replicas_on_redis_share_one_budget_against_partner_center(
+async def test_replicas_on_redis_share_one_burst_and_pace_against_partner_center(
     make_gateway: MakeGateway, sim: PartnerClient, redis_url: str, tmp_path: Path
 ) -> None:
     await sim.sim("PUT", "/config", {"rateLimitPerMinute": SIM_LIMIT})
-    shared = {"pc_rate_limit_per_minute": GATEWAY_LIMIT, "redis_url": redis_url, **SHORT_WAIT}
+    shared = {"redis_url": redis_url, **THROTTLED}
     one = await make_gateway(database_url=f"sqlite:///{tmp_path / 'a.db'}", **shared)
     two = await make_gateway(database_url=f"sqlite:///{tmp_path / 'b.db'}", **shared)
     # a fresh gateway reads the catalog (4 calls) as it accepts its first order: one each first,
-    # so neither of those reads comes after the workers have spent the budget
+    # so neither of those reads comes after the workers have spent the burst
     for gw in (one, two, one, two):
         await submit_purchases(gw, 1)
     statuses = await settle(sim, 0.5)
     assert statuses.count(429) == 0
-    assert len(statuses) == GATEWAY_LIMIT  # together, not each
+    # 34 calls wanted: one burst between them (each its own would be 34 at once), then paced
+    assert BURST <= len(statuses) <= BURST + 2
 
 
 async def test_a_429_seen_by_one_replica_pauses_the_other(
