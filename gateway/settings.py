@@ -61,8 +61,11 @@ class GatewaySettings(BaseModel):
     #: Redis for the throttle shared by replicas (``redis://127.0.0.1:6379/0``); without it each
     #: process keeps its own in-memory limiter with the same interface.
     redis_url: str | None = None
-    #: Calls per minute Partner Center allows each partner tenant (and partner + customer pair).
-    pc_rate_limit_per_minute: int = Field(default=500, ge=0)
+    #: Calls per minute to spend of each partner tenant's (and partner + customer pair's) budget:
+    #: a little under Microsoft's 500, because the two windows count a call at different moments
+    #: (we when it leaves, Partner Center when it arrives), so calls near a window's edge count
+    #: in different minutes on the two sides. 0 turns the budget off.
+    pc_rate_limit_per_minute: int = Field(default=480, ge=0)
     #: Calls a quiet key may send at once before the rest are paced ``60 / limit`` seconds apart
     #: (``gateway.throttle`` says why); unset: a tenth of the limit. At most half the limit.
     throttle_burst: int | None = Field(default=None, ge=1)
