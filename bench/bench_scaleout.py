@@ -207,6 +207,7 @@ def gateway_env(
         "PCGW_WORKERS": str(workers),
         "PCGW_PC_RATE_LIMIT_PER_MINUTE": "0",
         "PCGW_ORDER_POLL_SECONDS": "0.05",
+        "PCGW_AUTH": "off",  # no API key: one indexed read per request is not what this measures
     } | (extra or {})
 
 

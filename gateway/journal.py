@@ -12,6 +12,9 @@ gateway keeps, and its rules are what make the gateway exactly-once:
 - an operation is claimed with a lease before a worker runs it, so two workers never run the same
   operation at once; the worker extends the lease while it runs, and a lease that runs out (its
   worker died) frees the operation for another;
+- every change of an operation's status is written, in the transaction that makes it, to the
+  webhook outbox of its owner (when the owner has an endpoint), so no change a marketplace is
+  told about is lost to a crash, and none is told that did not happen;
 - an operation claimed ``max_operation_attempts`` times without a worker ever letting it go in
   order (a step that crashes the worker, a worker that keeps dying) is *dead-lettered*: it stops
   running and shows ``dead_letter`` until an operator retries it.
@@ -22,7 +25,7 @@ default) and PostgreSQL (several replicas on one database, woken by ``LISTEN/NOT
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -83,6 +86,10 @@ class Operation:
     action: dict[str, Any] | None = None
     secrets: dict[str, Any] | None = None
     steps: list[Step] = field(default_factory=list)
+    #: The status the journal holds, as last read or written (``None``: not known). A save
+    #: whose status differs is a change of state: the journal writes it to the webhook outbox
+    #: in the same transaction (``gateway.webhooks.outbox``).
+    stored_status: Status | None = None
 
     def step(self, name: str) -> Step | None:
         for step in self.steps:
@@ -161,6 +168,12 @@ class Journal(Protocol):
 
     async def release_all(self) -> int:
         """Free every lease (at start of a single-process gateway, every lease is stale)."""
+
+    async def wake(self, keys: Sequence[str], now: datetime) -> list[str]:
+        """Make due at ``now`` the unfinished, unleased operations waiting on one of ``keys``
+        (what ``gateway.webhooks.outbox.waiting_on`` recorded; a key ending in ``*`` matches
+        as a prefix), so a Partner Center event resumes them before their next poll; returns
+        their ids. On PostgreSQL every replica's claimer is notified."""
 
     async def close(self) -> None: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.upstream import PartnerCenterError
+from gateway.upstream import PartnerCenterError, UnreadableAnswer
 
 BY_CODE: dict[int, str] = {
     13605: "The customer has no Microsoft Customer Agreement acceptance on record; send who accepted it and when, then order again.",
@@ -108,6 +108,11 @@ def for_reason(reason: str, **fields: Any) -> str:
 
 
 def for_upstream(error: PartnerCenterError, **fields: Any) -> str:
+    if isinstance(error, UnreadableAnswer):
+        said = f"Partner Center answered HTTP {error.status} with {error.description}, which the gateway cannot read"
+        if error.status < 300:
+            return f"{said}; the change may have been made, so check in Partner Center (quote the MS-RequestId) before submitting again."
+        return f"{said}; submit the operation again later, or quote the MS-RequestId to Microsoft."
     template = BY_CODE.get(error.code or -1)
     if template is None:
         return (

@@ -1,9 +1,15 @@
-"""The gateway's one settings object, read from ``PCGW_*`` environment variables."""
+"""The gateway's one settings object, read from ``PCGW_*`` environment variables.
+
+Every variable may instead name a file: ``PCGW_PC_CLIENT_SECRET_FILE=/run/secrets/pc`` reads the
+secret from there (a trailing newline dropped), as Docker and Kubernetes mount secrets. Secrets
+never come from the command line, where the process list shows them to every user.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -15,6 +21,10 @@ class GatewaySettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    #: Who may call the northbound API. ``keys``: an API key per marketplace (``pcgw keys``),
+    #: each seeing only its own operations, customers and subscriptions. ``off``: no key, one
+    #: implicit marketplace ``default`` that sees everything (``pcgw up``'s loopback sandbox).
+    auth: Literal["keys", "off"] = "keys"
     #: SQLite file by default; ``postgresql://…`` for the scaled-out shape.
     database_url: str = "sqlite:///pcgw.db"
 
@@ -26,6 +36,11 @@ class GatewaySettings(BaseModel):
     pc_resource: str = "https://api.partnercenter.microsoft.com"
     #: Seconds for one upstream call (connect + answer).
     pc_timeout: float = 60.0
+    #: The largest Partner Center answer read; a bigger one fails its call (status kept) instead
+    #: of filling memory. Microsoft's pages are far smaller.
+    pc_max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    #: The largest northbound request body; a bigger one is a 413 naming this limit.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
     #: Concurrent operations one gateway process runs.
     workers: int = Field(default=16, ge=1, le=2048)
@@ -71,6 +86,28 @@ class GatewaySettings(BaseModel):
     throttle_burst: int | None = Field(default=None, ge=1)
     #: Claims of one operation after which it is dead-lettered for an operator to look at.
     max_operation_attempts: int = Field(default=100, ge=1)
+    #: On SIGTERM no new step starts; the steps running may finish for this long (and open
+    #: requests as long again). A step still running then is cancelled and its operation handed
+    #: back at once, to go on (same ``MS-RequestId``) in the next process or another replica.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
+
+    # -- webhooks (issue 10) --
+    #: Partner Center's events at ``POST /v1/partner-center/events`` are taken only when signed
+    #: with this key (the simulator's ``PCSIM_WEBHOOK_SECRET``); unset, that route answers 404
+    #: and waiting operations only poll.
+    pc_webhook_secret: SecretStr | None = None
+    #: With ``auth=off``: where the one marketplace ``default`` gets its operation events, and the
+    #: key they are signed with (keyed marketplaces use ``pcgw webhooks set``). Both or neither.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    #: Attempts to deliver one operation event before it is marked failed, the wait before the
+    #: second (doubling each time) and the longest wait, the time a receiver has to answer.
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100)
+    webhook_retry_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: Delivered and failed events are deleted this many days after they finished.
+    webhook_retention_days: float = Field(default=7.0, gt=0)
 
     @model_validator(mode="after")
     def _burst_fits_the_limit(self) -> GatewaySettings:
@@ -81,12 +118,54 @@ class GatewaySettings(BaseModel):
                 raise ValueError(f"throttle_burst (for pc_rate_limit_per_minute): {exc}") from exc
         return self
 
+    @model_validator(mode="after")
+    def _webhook_for_default(self) -> GatewaySettings:
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            raise ValueError("webhook_url and webhook_secret (PCGW_WEBHOOK_URL and "
+                             "PCGW_WEBHOOK_SECRET or _FILE) go together: set both or neither")  # fmt: skip
+        if self.webhook_url is None or self.webhook_secret is None:
+            return self
+        if self.auth != "off":
+            raise ValueError("webhook_url (PCGW_WEBHOOK_URL) is the endpoint of the one "
+                             "marketplace 'default' of PCGW_AUTH=off; with API keys run `pcgw "
+                             "webhooks set <marketplace> <url>` instead")  # fmt: skip
+        from gateway.webhooks.endpoints import check_secret, check_url
+
+        check_url(self.webhook_url, "webhook_url (PCGW_WEBHOOK_URL)")
+        check_secret(self.webhook_secret.get_secret_value(), "webhook_secret (PCGW_WEBHOOK_SECRET)")
+        return self
+
     @classmethod
     def from_env(cls, **overrides: Any) -> GatewaySettings:
         values: dict[str, Any] = {}
         for name in cls.model_fields:
-            env = os.environ.get(f"PCGW_{name.upper()}")
+            env = secret_from_env(f"PCGW_{name.upper()}")
             if env is not None:
                 values[name] = env
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be read; the message names the variable and what is wrong."""
+
+
+def secret_from_env(name: str) -> str | None:
+    """``$NAME``, or the content of the file ``$NAME_FILE`` names (one trailing newline
+    dropped); None when neither is set. Both set, a missing or unreadable file, or an empty
+    one is an error: a secret silently empty would fail later, far from its cause."""
+    value, path = os.environ.get(name), os.environ.get(f"{name}_FILE")
+    if path is None:
+        return value
+    if value is not None:
+        raise SettingsError(f"{name} and {name}_FILE are both set; set one")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{name}_FILE: no file at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{name}_FILE: cannot read {path} ({exc.__class__.__name__})") from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise SettingsError(f"{name}_FILE: {path} is empty")
+    return text

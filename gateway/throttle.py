@@ -44,7 +44,10 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gateway.metrics import GatewayMetrics
 
 #: Microsoft's limits are per minute.
 WINDOW = 60.0
@@ -102,6 +105,7 @@ class LocalThrottle:
         burst: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.limit = limit
         self.window = window
@@ -114,6 +118,8 @@ class LocalThrottle:
         #: The theoretical arrival time of each key's next call; absent once it has passed.
         self._tat: dict[str, float] = {}
         self._paused: dict[str, float] = {}
+        #: Counts each sleep for a slot (a call a rival beat to the slot sleeps again).
+        self.metrics = metrics
 
     async def acquire(self, keys: Sequence[str], *, max_wait: float | None = None) -> None:
         while True:
@@ -126,6 +132,8 @@ class LocalThrottle:
                 return
             if max_wait is not None and wait > max_wait:
                 raise Throttled(wait)
+            if self.metrics is not None:
+                self.metrics.throttle_waited(wait)
             await self._sleep(wait)
 
     async def throttled(self, keys: Sequence[str], seconds: float) -> None:

@@ -8,6 +8,8 @@ Failures:
 
     UpstreamError
     ├── PartnerCenterError      Microsoft answered 4xx/5xx; ``code`` is Microsoft's, kept as is
+    │   └── UnreadableAnswer    an answer (any status) that is not JSON where JSON was due, or
+    │                           larger than the gateway reads; its status kept
     └── UpstreamUnavailable     no answer at all (connection refused or dropped, timeout)
 
 Both carry the ``MS-RequestId`` of the attempt, so an operator can quote it to Microsoft.
@@ -77,6 +79,26 @@ class PartnerCenterError(UpstreamError):
                 description = str(body["message"])
         return cls(status, code, description, ms_request_id=ms_request_id,
                    retry_after=retry_after, body=body)  # fmt: skip
+
+
+class UnreadableAnswer(PartnerCenterError):
+    """An answer the gateway cannot use. Its status is kept, so a 5xx is retried like any other.
+    A 2xx is asked again inside the same call (the client's retries, same ``MS-RequestId``): the
+    change may have been made and only its answer spoiled on the way, and Partner Center answers
+    a repeat with what it did instead of doing it twice. A 4xx, or a 2xx unreadable on every
+    attempt, fails its step saying what came back (for a 2xx: that the change may have been
+    made, so check before submitting again)."""
+
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        *,
+        ms_request_id: str | None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(status, None, description, ms_request_id=ms_request_id,
+                         retry_after=retry_after)  # fmt: skip
 
 
 class UpstreamUnavailable(UpstreamError):

@@ -11,8 +11,12 @@ the journal also wakes it when another replica adds work it has no free worker f
 A claim passes ``settings.max_operation_attempts``: an operation whose workers keep vanishing
 mid-step is dead-lettered by the journal instead of being claimed for ever.
 
-``stop()`` lets running steps finish (up to a grace period); an operation left mid-step by a
-crash resumes from that step with the same ``MS-RequestId``.
+``stop()`` (SIGTERM) stops claiming at once and lets the running steps finish, up to
+``settings.shutdown_grace_seconds``; no further step starts, and each operation is handed back
+due (``engine.run_operation``). A step still running after the grace period is cancelled and its
+lease ended there and then, so the next process or another replica resumes it at once rather
+than a lease later. An operation left mid-step by a crash or a cancel resumes from that step with
+the same ``MS-RequestId``.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class Workers:
         self._claimer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        #: The operation each running task holds, to hand back what a shutdown cancels.
+        self._held: dict[asyncio.Task[None], str] = {}
         self._watchers: dict[str, list[asyncio.Future[None]]] = {}
         #: Ids of the operations this process's workers hold now: their waiters need no re-read.
         self._here: set[str] = set()
@@ -115,7 +121,13 @@ class Workers:
     def busy(self) -> int:
         return len(self._running)
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop claiming now; give running steps ``grace`` seconds (default: the setting), then
+        cancel them and end their leases (see the module docstring). Calling it again is a
+        no-op once the first call returned."""
+        grace = self._settings.shutdown_grace_seconds if grace is None else grace
+        if not self._stopping:
+            log.info("workers.stopping", running=self.busy, grace=grace)
         self._stopping = True
         self._wake.set()
         if self._listener is not None:
@@ -125,13 +137,23 @@ class Workers:
         if self._claimer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._claimer
-        if self._running:
-            _, pending = await asyncio.wait(self._running, timeout=grace)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if not self._running:
+            return
+        running = len(self._running)
+        _, pending = await asyncio.wait(self._running, timeout=grace)
+        cancelled = [self._held[task] for task in pending if task in self._held]
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        now = self._clock()
+        for op_id in cancelled:
+            try:
+                await self._journal.extend_lease(op_id, self.name, now)
+            except Exception:  # the lease then runs out on its own, as after a crash
+                log.warning("workers.lease_not_released", operation_id=op_id, exc_info=True)
+        log.info("workers.stopped", finished=running - len(pending), cancelled=len(cancelled))
 
     async def run_once(self) -> bool:
         """Claim and run one due operation to its next wait or end; ``False`` if none was due."""
@@ -163,6 +185,7 @@ class Workers:
                 caches=self._caches,
                 clock=self._clock,
                 worker=self.name,
+                stopping=lambda: self._stopping,
             )
         except Exception:  # a bug in one operation must not stop the others
             log.exception("operation.crashed", operation_id=op.id)
@@ -201,6 +224,7 @@ class Workers:
     def _start(self, op: Operation, holding_slot: bool = False) -> None:
         task = asyncio.create_task(self._run(op), name=f"operation-{op.id}")
         self._running.add(task)
+        self._held[task] = op.id
         if holding_slot:
             task.add_done_callback(self._finished)
         else:
@@ -208,9 +232,11 @@ class Workers:
 
     def _adopted_finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        self._held.pop(task, None)
         if self._full:  # a worker is free again for the claimer
             self.wake()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        self._held.pop(task, None)
         self._slots.release()

@@ -34,6 +34,7 @@ from simulator import (
     catalog,
     control,
     customers,
+    dashboard,
     legacy,
     migrations,
     orders,
@@ -41,7 +42,9 @@ from simulator import (
     subscriptions,
     transfers,
     transitions,
+    webhooks,
 )
+from simulator import metrics as sim_metrics
 from simulator.context import PARTNER, SIMULATOR, Simulator
 from simulator.errors import PartnerCenterError
 from simulator.faults import first_match
@@ -112,6 +115,7 @@ async def _inject(request: web.Request, sim: Simulator) -> web.StreamResponse | 
     if fault is None:
         return None
     spec = fault.spec
+    request.app[sim_metrics.METRICS].fault_fired(spec)
     if spec.latency_ms:
         await asyncio.sleep(spec.latency_ms / 1000)
     if spec.reset:
@@ -153,7 +157,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     stored_key: tuple[str, str, str] | None = None
     response: web.StreamResponse | None = None
     try:
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/", "/webhooks/v1/")):  # Partner Center, webhooks included
             if world.faults:
                 if request.can_read_body:
                     # The whole request has arrived before anything is done to it: a client that
@@ -168,6 +172,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                 )
                 if wait is not None:
                     response = throttled(wait)
+                    request.app[sim_metrics.METRICS].rate_limited += 1
                 elif request.method == "POST" and request_id:
                     # Read the body first: from the stored-answer check to the handler's change
                     # there is then no point where a concurrent repeat could slip in.
@@ -206,10 +211,15 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:  # a bug must still answer in Partner Center's shape, and be logged
         log.exception("unhandled error", path=path, method=request.method)
         response = _error_response(PartnerCenterError(800003))
+    # The hot path's one cost for metrics: a dict lookup and an increment (simulator.metrics).
+    counts = request.app[sim_metrics.METRICS].requests
+    key = (request.method, request.match_info.route.resource,
+           sim_metrics.DROPPED if isinstance(response, _Dropped) else response.status)  # fmt: skip
+    counts[key] = counts.get(key, 0) + 1
     response.headers["MS-RequestId"] = request_id or _new_id()
     response.headers["MS-CorrelationId"] = correlation_id
     response.headers["Date"] = _http_date(world.now)
-    if not path.startswith("/_sim") and not isinstance(response, _Dropped):
+    if not path.startswith("/_sim") and path != "/metrics" and not isinstance(response, _Dropped):
         world.requests.append(
             RequestRecord(
                 request.method, path, response.status, request_id, correlation_id, world.now
@@ -260,5 +270,8 @@ def create_app(settings: SimulatorSettings | None = None) -> web.Application:
     catalog.add_routes(router)
     partners.add_routes(router)
     control.add_routes(router)
+    dashboard.add_routes(router)
+    webhooks.add_routes(app)
     auth.add_routes(router)
+    sim_metrics.install(app)  # GET /metrics
     return app

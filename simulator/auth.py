@@ -76,7 +76,12 @@ async def sign_in(request: web.Request) -> web.Response:
     """``POST /{tenant}/oauth2/token`` (v1: ``resource``) and ``…/oauth2/v2.0/token`` (v2:
     ``scope``)."""
     sim = sim_of(request)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        return _entra_error(
+            400, "invalid_request", "AADSTS900144: The request body must be a UTF-8 form."
+        )
     v2 = request.path.endswith("/v2.0/token")
     field: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
     if field.get("grant_type") != "client_credentials":

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from simulator import catalog
 from simulator.catalog import CYCLE_MONTHS, TERM_MONTHS, Sku
-from simulator.clock import Handler
+from simulator.clock import Handler, event
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Cart, CartLine, Customer, Partner
@@ -212,6 +212,7 @@ def find_cart(world: World, customer: Customer, cart_id: str) -> Cart:
     return cart
 
 
+@event("carts.expiry")
 def _expiry(world: World, cart_id: str) -> Handler:
     """Reports ``cartExpired`` when a cart that was never checked out reaches its expiry."""
 

@@ -29,8 +29,11 @@ class Simulator:
     def start(cls, settings: SimulatorSettings) -> Simulator:
         return cls(settings, new_world(settings.clock_start, settings.seed))
 
-    def reset(self) -> None:
-        self.world = new_world(self.settings.clock_start, self.settings.seed)
+    def reset(self, world: World | None = None) -> None:
+        """Start again from the start state, or from ``world`` (a restored snapshot)."""
+        self.world = (
+            world if world is not None else new_world(self.settings.clock_start, self.settings.seed)
+        )
         if self.settings.freeze_gc:
             gc.unfreeze()  # the old world is garbage now: let the collector see it once
             gc.collect()

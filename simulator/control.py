@@ -2,7 +2,8 @@
 
 Its shape is fixed by ``shared/design/simulator-contract.md`` (reset, clock, config, partners,
 provider invitations, existing tenants, relationship acceptance, faults, request journal, state
-dump). Errors use the Partner Center body with ``source: "Simulator"``.
+dump). Errors use the Partner Center body with ``source: "Simulator"``. Extensions include
+``GET``/``POST /_sim/snapshot``, the world saved and restored (``simulator.snapshot``).
 
 LIMITATIONS:
 - ``advance {"by"}`` takes fixed-length durations only (weeks, days, hours, minutes, seconds);
@@ -20,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
+from simulator import snapshot as snapshots
+from simulator import webhooks
 from simulator.catalog import COUNTRIES
 from simulator.context import Simulator, sim_of, world_of
 from simulator.errors import PartnerCenterError, sim_error
@@ -42,6 +45,19 @@ KINDS = ("indirect_provider", "indirect_reseller", "direct")
 
 
 def check_key(request: web.Request, sim: Simulator) -> None:
+    """The guard in front of every ``/_sim`` path (the app's pipeline calls it first): switched
+    off (``PCSIM_CONTROL=off``), the control plane is not there at all — a 404 in the very body
+    an unknown Partner Center route gets, so a caller cannot even tell one exists; otherwise,
+    with a control key set, ``X-Sim-Key`` must match it."""
+    if not sim.settings.control:
+        raise PartnerCenterError(
+            1000, status=404, description=f"The resource {request.path} was not found."
+        )
+    if request.method in ("GET", "HEAD") and request.path.startswith("/_sim/ui"):
+        from simulator.dashboard import ASSETS  # imported here: the dashboard imports this module
+
+        if request.path in ASSETS:
+            return  # the dashboard's shell holds no data; its data calls carry the key
     expected = sim.settings.control_key
     given = request.headers.get("X-Sim-Key", "").encode("utf-8", "surrogateescape")
     if expected and not hmac.compare_digest(given, expected.encode()):
@@ -92,6 +108,7 @@ async def advance(request: web.Request) -> web.Response:
             400, f"the clock cannot move backwards (now {iso(world.now)}, asked {iso(target)})"
         )
     events = world.clock.advance(target)
+    webhooks.clock_events(request, events)
     return respond(
         {
             "now": iso(world.now),
@@ -319,6 +336,7 @@ async def accept_relationship(request: web.Request) -> web.Response:
         customer.partners[partner.tenant_id] = PartnerLink(world.now, reseller_id)
     elif reseller_id:
         current.indirect_reseller_id = reseller_id
+    webhooks.relationship_accepted(request, partner.tenant_id, customer.tenant_id, reseller_id)
     return respond(
         {
             "tenantId": customer.tenant_id,
@@ -442,6 +460,37 @@ async def state(request: web.Request) -> web.Response:
     )
 
 
+# -- snapshots (an extension: simulator.snapshot) -------------------------------------------------
+
+#: The largest snapshot ``POST /_sim/snapshot`` reads (the app's 4 MiB body limit is for the API;
+#: a world of 10,000 subscriptions saves to about 20 MB).
+MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024
+
+
+async def get_snapshot(request: web.Request) -> web.Response:
+    return web.Response(
+        body=snapshots.dumps(snapshots.save(world_of(request))), content_type="application/json"
+    )
+
+
+async def post_snapshot(request: web.Request) -> web.Response:
+    """Replace the world with the posted snapshot, all or nothing: a document that does not
+    read back whole leaves the running world untouched (400 naming the problem)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 20):
+        size += len(chunk)
+        if size > MAX_SNAPSHOT_BYTES:
+            raise sim_error(413, f"a snapshot may be at most {MAX_SNAPSHOT_BYTES} bytes")
+        chunks.append(chunk)
+    try:
+        world = snapshots.loads(b"".join(chunks))
+    except snapshots.SnapshotError as exc:
+        raise sim_error(400, str(exc)) from None
+    snapshots.install(sim_of(request), world)
+    return no_content()
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/_sim/reset", reset)
     router.add_get("/_sim/clock", get_clock)
@@ -460,3 +509,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/_sim/faults/{fault}", delete_fault)
     router.add_get("/_sim/requests", list_requests)
     router.add_get("/_sim/state", state)
+    router.add_get("/_sim/snapshot", get_snapshot)
+    router.add_post("/_sim/snapshot", post_snapshot)

@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
+from simulator import webhooks
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Customer, Partner, PartnerLink
@@ -199,6 +200,7 @@ async def post_customer(request: web.Request) -> web.Response:
     body = await body_as(request, NewCustomer)
     partner = partner_of(request)
     customer = create_customer(world_of(request), partner.tenant_id, body)
+    webhooks.customer_created(request, partner.tenant_id, customer.tenant_id)
     return respond(render_customer(customer, partner.tenant_id, created=True), status=201)
 
 

@@ -38,7 +38,7 @@ from aiohttp import web
 from pydantic import Field, StrictInt, StrictStr
 
 from simulator import lifecycle
-from simulator.clock import Handler
+from simulator.clock import Handler, event
 from simulator.context import world_of
 from simulator.errors import PartnerCenterError, sim_error
 from simulator.models import Subscription
@@ -101,6 +101,7 @@ def change_quantity(world: World, sub: Subscription, quantity: int) -> None:
     sub.quantity = quantity
 
 
+@event("legacy.deletion")
 def _deletion(world: World, sub_id: str, suspended_at: datetime) -> Handler:
     def fire() -> list[tuple[str, str]]:
         sub = world.subscriptions.get(sub_id)

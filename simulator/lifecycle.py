@@ -35,7 +35,7 @@ import calendar
 from datetime import UTC, date, datetime, timedelta
 
 from simulator import catalog
-from simulator.clock import Handler
+from simulator.clock import Handler, event
 from simulator.models import SeatBatch, Subscription
 from simulator.world import World
 
@@ -89,6 +89,7 @@ def schedule_term(world: World, sub: Subscription) -> None:
         )
 
 
+@event("lifecycle.window_closed")
 def _window_closed(world: World, sub_id: str, expected: datetime) -> Handler:
     def fire() -> list[tuple[str, str]]:
         sub = world.subscriptions.get(sub_id)
@@ -99,6 +100,7 @@ def _window_closed(world: World, sub_id: str, expected: datetime) -> Handler:
     return fire
 
 
+@event("lifecycle.term_over")
 def _term_over(world: World, sub_id: str, expected: date) -> Handler:
     def fire() -> list[tuple[str, str]]:
         sub = world.subscriptions.get(sub_id)
@@ -127,6 +129,7 @@ def _term_over(world: World, sub_id: str, expected: date) -> Handler:
     return fire
 
 
+@event("lifecycle.renewal_done")
 def _renewal_done(world: World, sub_id: str, expected: date) -> Handler:
     def fire() -> list[tuple[str, str]]:
         sub = world.subscriptions.get(sub_id)
@@ -203,6 +206,7 @@ def _convert_trial(sub: Subscription) -> bool:
     return True
 
 
+@event("lifecycle.expiry_step")
 def _expiry_step(world: World, sub_id: str, expected_status: str) -> Handler:
     def fire() -> list[tuple[str, str]]:
         sub = world.subscriptions.get(sub_id)
@@ -267,10 +271,12 @@ def schedule_next_charge(world: World, sub: Subscription) -> None:
     )
 
 
+@event("lifecycle.charge_done")
 def _charge_done(world: World, sub_id: str, expected: dict[str, object]) -> Handler:
     def fire() -> list[tuple[str, str]]:
         sub = world.subscriptions.get(sub_id)
-        if sub is None or sub.next_charge is not expected or sub.status != "active":
+        # Equal, not the same object: a snapshot restores both as copies (``simulator.snapshot``).
+        if sub is None or sub.next_charge != expected or sub.status != "active":
             return []
         _apply_next_charge(sub)
         sub.version += 1

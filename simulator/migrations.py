@@ -48,7 +48,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from simulator import catalog, legacy, lifecycle
 from simulator.catalog import Sku
-from simulator.clock import Handler
+from simulator.clock import Handler, event
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Customer, Partner, Subscription
@@ -249,6 +249,7 @@ def _finish(world: World, migration: Migration) -> None:
         )
 
 
+@event("migrations.completion")
 def _completion(world: World, migration_id: str) -> Handler:
     def fire() -> list[tuple[str, str]]:
         migration = migrations(world).get(migration_id)
@@ -261,6 +262,7 @@ def _completion(world: World, migration_id: str) -> Handler:
     return fire
 
 
+@event("migrations.deletion")
 def _deletion(world: World, sub_id: str, suspended_at: datetime) -> Handler:
     def fire() -> list[tuple[str, str]]:
         sub = world.subscriptions.get(sub_id)

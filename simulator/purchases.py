@@ -47,7 +47,7 @@ from contracts.partner_center.regions import EU_EFTA
 from simulator import catalog, lifecycle
 from simulator.agreements import has_mca
 from simulator.catalog import Sku
-from simulator.clock import Handler
+from simulator.clock import Handler, event
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Customer, Order, OrderLine, Partner, SeatBatch, Subscription
 from simulator.world import World
@@ -329,6 +329,7 @@ def place_order(
     return order
 
 
+@event("purchases.completion")
 def _completion(world: World, order_id: str, end: date | None) -> Handler:
     def fire() -> list[tuple[str, str]]:
         order = world.orders[order_id]

@@ -55,7 +55,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from simulator import catalog, legacy, lifecycle
+from simulator import catalog, legacy, lifecycle, webhooks
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import Partner, SeatBatch, Subscription
@@ -580,7 +580,10 @@ async def patch_subscription(request: web.Request) -> web.Response:
     customer = customer_of(request)
     sub = owned(world, partner, customer.tenant_id, request.match_info["subscription"])
     patch = await body_as(request, SubscriptionPatch)
+    before = (sub.quantity, sub.status, sub.auto_renew)
     update(world, partner, sub, patch)
+    if (sub.quantity, sub.status, sub.auto_renew) != before:  # a commerce-level change
+        webhooks.subscription_updated(request, partner.tenant_id, customer.tenant_id, sub.id)
     return respond(render(sub, world.now))
 
 

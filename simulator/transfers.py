@@ -26,8 +26,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from simulator import lifecycle
-from simulator.clock import Handler
+from simulator import lifecycle, webhooks
+from simulator.clock import Handler, event
 from simulator.context import customer_of, partner_of, world_of
 from simulator.errors import PartnerCenterError, invalid_input
 from simulator.models import (
@@ -158,6 +158,7 @@ def create_transfer(world: World, target: Partner, customer_id: str, body: Trans
     return transfer
 
 
+@event("transfers.expire")
 def _expire(world: World, transfer_id: str) -> Handler:
     def fire() -> list[tuple[str, str]]:
         transfer = world.transfers.get(transfer_id)
@@ -341,6 +342,7 @@ async def post_transfer(request: web.Request) -> web.Response:
     customer = customer_of(request)
     body = read_transfer(await read_json(request))
     transfer = create_transfer(world, partner, customer.tenant_id, body)
+    _changed(request, webhooks.TRANSFER_CREATED, transfer)
     return respond(render_transfer(transfer, partner), status=201)
 
 
@@ -379,9 +381,16 @@ async def patch_transfer(request: web.Request) -> web.Response:
                 "status: only the target partner that created a transfer can cancel it"
             )
         transfer.status, transfer.modified_at = "Canceled", world.now
+        _changed(request, webhooks.TRANSFER_UPDATED, transfer)
     else:
         complete(world, partner, transfer, body.line_items)
+        _changed(request, webhooks.TRANSFER_COMPLETED, transfer)
     return respond(render_transfer(transfer, partner))
+
+
+def _changed(request: web.Request, event_name: str, transfer: Transfer) -> None:
+    webhooks.transfer_changed(request, event_name, transfer.source_partner_id,
+                              transfer.target_partner_id, transfer.customer_id, transfer.id)  # fmt: skip
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -118,6 +118,10 @@ class World:
     #: Numbers fault ids apart from ``rng``, so adding a fault leaves later resource ids as
     #: they would be without it.
     faults_added: int = 0
+    #: ``simulator.webhooks``: each partner's webhook registration, by partner tenant id.
+    webhook_registrations: dict[str, Any] = field(default_factory=dict)
+    #: ``simulator.webhooks``: the events sent (or being sent), oldest first; runtime only.
+    webhook_deliveries: deque[Any] = field(default_factory=lambda: deque(maxlen=1000))
 
     # -- ids ----------------------------------------------------------------------------------
 

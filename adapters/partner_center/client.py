@@ -3,8 +3,11 @@
 Retries live here and only here (tenacity around ``session.request``, so recorded cassettes hold
 every attempt in order). What is retried: 429 (after ``Retry-After``, capped), 5xx, and no answer
 at all — always with the **same** ``MS-RequestId``, which is how Partner Center tells a retry from
-a new request. A 409 is *not* retried here: while a renewal runs Microsoft asks for two minutes,
-and the workflow reschedules its step instead of holding a worker. A 401 signs in again once.
+a new request. An answer larger than ``max_body`` or, on success, not JSON is an
+``UnreadableAnswer`` keeping its status: retried when 5xx, otherwise the step fails saying what
+came back (``adapters.partner_center.answers``). A 409 is *not* retried here: while a renewal
+runs Microsoft asks for two minutes, and the workflow reschedules its step instead of holding a
+worker. A 401 signs in again once.
 
 Every attempt first takes a slot from the throttle (``gateway.throttle``) under Microsoft's keys:
 the partner tenant, and the partner-and-customer pair for paths under ``/v1/customers/{id}``. A
@@ -15,12 +18,11 @@ a 429 the gateway made itself, so the workflow reschedules its step instead of h
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
@@ -33,14 +35,18 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from adapters.partner_center.answers import parse_json, read_capped, too_large
 from adapters.partner_center.token import TokenProvider
 from gateway.throttle import Throttle, Throttled, keys_for
 from gateway.upstream import (
     PartnerCenterError,
     Reply,
-    UpstreamError,
+    UnreadableAnswer,
     UpstreamUnavailable,
 )
+
+if TYPE_CHECKING:
+    from gateway.metrics import GatewayMetrics
 
 log = structlog.get_logger("gateway.upstream")
 
@@ -58,6 +64,8 @@ class RetryPolicy:
 
 
 def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
+    if isinstance(exc, UnreadableAnswer) and exc.status < 300:
+        return True  # asked again with the same MS-RequestId (see UnreadableAnswer)
     if isinstance(exc, PartnerCenterError):
         return exc.retryable and (exc.retry_after or 0) <= policy.max_retry_after
     return isinstance(exc, UpstreamUnavailable)
@@ -91,6 +99,8 @@ class PartnerCenterClient:
         *,
         throttle: Throttle | None = None,
         tenant_id: str = "",
+        max_body: int = 16 * 1024 * 1024,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
@@ -101,7 +111,11 @@ class PartnerCenterClient:
         #: ``None``: no budget and no shared pause (each call still honours its own 429).
         self.throttle = throttle
         self._tenant = tenant_id
+        #: The largest answer read (``pc_max_response_bytes``); see ``answers``.
+        self._max_body = max_body
         self.calls = 0
+        #: Counts each attempt by route and status, each retry and each throttle refusal.
+        self.metrics = metrics
 
     async def call(
         self,
@@ -121,6 +135,10 @@ class PartnerCenterClient:
         kwargs: dict[str, Any] = {}
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
+        if (metrics := self.metrics) is not None:
+            kwargs["before_sleep"] = lambda state: metrics.upstream_retried(
+                method, path, state.outcome.exception() if state.outcome else None
+            )
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: _retryable(exc, policy)),
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_delay),
@@ -163,21 +181,27 @@ class PartnerCenterClient:
                 async with self._session.request(
                     method, f"{self._base}{path}", json=body, params=params, headers=headers
                 ) as resp:
-                    raw = await resp.read()
+                    raw = await read_capped(resp, self._max_body)
                     status = resp.status
                     answer_headers = resp.headers
             except (aiohttp.ClientError, TimeoutError) as exc:
+                if self.metrics is not None:
+                    self.metrics.upstream_answered(
+                        method, path, None, time.perf_counter() - started
+                    )
                 log.warning("upstream.unavailable", method=method, path=path,
                             ms_request_id=request_id, error=str(exc))  # fmt: skip
                 raise UpstreamUnavailable(
                     f"{method} {path}: no answer ({exc.__class__.__name__})",
                     ms_request_id=request_id,
                 ) from exc
-            error = (
-                PartnerCenterError.from_answer(status, raw, answer_headers, request_id)
-                if status >= 400
-                else None
-            )
+            if self.metrics is not None:
+                self.metrics.upstream_answered(method, path, status, time.perf_counter() - started)
+            error: PartnerCenterError | None = None
+            if raw is None:
+                error = too_large(status, self._max_body, request_id)
+            elif status >= 400:
+                error = PartnerCenterError.from_answer(status, raw, answer_headers, request_id)
             log.info("upstream", method=method, path=path, status=status,
                      code=error.code if error else None, ms_request_id=request_id,
                      ms_correlation_id=correlation_id,
@@ -189,7 +213,14 @@ class PartnerCenterClient:
                 if status == 429 and error.retry_after is not None and self.throttle:
                     await self.throttle.throttled(keys, error.retry_after)
                 raise error
-            return Reply(status, _json(raw, request_id), answer_headers, request_id)
+            assert raw is not None
+            try:
+                body = parse_json(status, raw, answer_headers.get("Content-Type", ""), request_id)
+            except UnreadableAnswer as exc:
+                log.warning("upstream.unreadable", method=method, path=path, status=status,
+                            ms_request_id=request_id, reason=exc.description)  # fmt: skip
+                raise
+            return Reply(status, body, answer_headers, request_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _take_slot(self, keys: list[str], request_id: str) -> None:
@@ -198,6 +229,8 @@ class PartnerCenterClient:
         try:
             await self.throttle.acquire(keys, max_wait=self.policy.max_retry_after)
         except Throttled as exc:
+            if self.metrics is not None:
+                self.metrics.throttle_refused()
             raise PartnerCenterError(
                 429,
                 None,
@@ -205,13 +238,3 @@ class PartnerCenterClient:
                 ms_request_id=request_id,
                 retry_after=exc.seconds,
             ) from exc
-
-
-def _json(raw: bytes, request_id: str) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise UpstreamError(f"Partner Center sent a body that is not JSON: {exc}",
-                            ms_request_id=request_id) from exc  # fmt: skip

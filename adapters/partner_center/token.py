@@ -13,11 +13,14 @@ from collections.abc import Callable
 import aiohttp
 from pydantic import ValidationError
 
+from adapters.partner_center.answers import read_capped, too_large
 from contracts.partner_center.resources import Token
-from gateway.upstream import PartnerCenterError, UpstreamError, UpstreamUnavailable
+from gateway.upstream import PartnerCenterError, UnreadableAnswer, UpstreamUnavailable
 
 #: Refresh this long before expiry (Microsoft's SDK uses 30 s; network time eats into it).
 EARLY = 60.0
+#: A token answer is a few kilobytes; a bigger one is not a token answer.
+MAX_ANSWER = 256 * 1024
 
 
 class TokenProvider:
@@ -60,7 +63,10 @@ class TokenProvider:
     async def _sign_in(self) -> str:
         try:
             async with self._session.post(self._url, data=self._form) as resp:
-                raw = await resp.read()
+                read = await read_capped(resp, MAX_ANSWER)
+                if read is None:
+                    raise too_large(resp.status, MAX_ANSWER, None)
+                raw = read
                 if resp.status != 200:
                     raise PartnerCenterError(
                         resp.status, None,
@@ -73,11 +79,13 @@ class TokenProvider:
             ) from exc
         try:
             answer = Token.model_validate_json(raw)
-        except ValidationError as exc:
-            raise UpstreamError(
-                f"sign-in answered 200 without a usable token: {raw[:200].decode(errors='replace')}",
+        except ValidationError:
+            # Never the body itself: a half-usable answer may still hold a token.
+            raise UnreadableAnswer(
+                resp.status,
+                f"a sign-in answer without a usable token ({len(raw):,} bytes)",
                 ms_request_id=None,
-            ) from exc
+            ) from None
         self._token = answer.access_token
         self._expires = self._clock() + answer.expires_in
         self.sign_ins += 1

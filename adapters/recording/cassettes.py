@@ -8,6 +8,9 @@ Invariants:
   secrets (``client_secret``, ``access_token``, ``refresh_token``, ``password``, …) and every key
   the user names are replaced with ``<redacted>`` in requests and answers. Replaced, not removed:
   a replayed sign-in answer must still parse as a token.
+- Nor does it reach a log: vcrpy logs each answer it records at INFO *before* the redaction hook
+  runs (``vcr.cassette``, ``Cassette.append``); a filter on that logger keeps the line and drops
+  the answer, which may hold a token or a generated password.
 - Control-plane calls (``/_sim/…``) are never recorded: they are not Partner Center traffic, and
   they reach the real simulator when one runs. With ``upstreams`` set, only traffic to those
   origins is recorded (stored under ``CANONICAL_ORIGIN``, so re-recording does not churn with the
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,8 +127,24 @@ class Tape:
         return [i for n, i in held if bool(counts[n]) is played]
 
 
+class _AnswerNotLogged(logging.Filter):
+    """See the module docstring: vcrpy's "Appending request … and response …" line, without the
+    response."""
+
+    MESSAGE = "Appending request %s and response %s"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == self.MESSAGE and isinstance(record.args, tuple) and record.args:
+            record.args = (record.args[0], "<not logged: it is recorded with secrets redacted>")
+        return True
+
+
+_ANSWER_NOT_LOGGED = _AnswerNotLogged()
+
+
 def make_vcr(recording: Recording, cassette_dir: Path | None = None) -> vcr.VCR:
     """The one vcrpy configuration (``rewrite`` maps to ``new_episodes`` on a deleted file)."""
+    logging.getLogger("vcr.cassette").addFilter(_ANSWER_NOT_LOGGED)  # no-op if already added
     keys = recording.keys
     mode = "new_episodes" if recording.mode == "rewrite" else recording.mode
     return vcr.VCR(

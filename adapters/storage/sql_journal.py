@@ -13,6 +13,14 @@ statements built once and reused compiled:
   without a local worker free to start it, or put back by an operator, is announced with
   ``pg_notify`` in its own transaction, and every replica's claimer ``LISTEN``s (:meth:`listen`).
 
+Ownership: a ``save`` that writes an operation also records, in its transaction, the customer
+and subscriptions its result names for the operation's owner (``gateway.tenancy.claims``).
+
+Webhooks: a write that changes an operation's status also writes, in its transaction, the
+event to the owner's outbox (``sql_webhooks.record_event``; ``Operation.stored_status`` spares
+the unchanged ones the work), and then calls ``on_outbox`` (the delivery loop's wake-up). A
+waiting operation's ``waiting_on`` is written with it, for :meth:`SqlJournal.wake`.
+
 Dead letter: a claim counts in ``attempts``; letting an operation go in order (``save(...,
 release=True)``: a wait, a failure, success) zeroes it. So only claims whose worker vanished
 mid-step add up, and a due operation at ``max_attempts`` is dead-lettered instead of claimed.
@@ -23,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +45,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.storage import migrations
 from adapters.storage.schema import operations, steps
+from adapters.storage.sql_access import record_claims
+from adapters.storage.sql_webhooks import record_event, release_deliveries
 from gateway.journal import Operation, Page, Status, Step, StepStatus, dead_letter_error
+from gateway.tenancy import claims
+from gateway.webhooks.outbox import waiting_on
 
 T = TypeVar("T")
 UNFINISHED = (Status.ACCEPTED.value, Status.RUNNING.value, Status.ACTION_REQUIRED.value)
@@ -141,6 +153,7 @@ def _dead_letter(dialect: str) -> Any:
             lease_owner=None,
             lease_until=None,
         )
+        .returning(_O.id)
     )
 
 
@@ -173,7 +186,7 @@ _SQLITE_STEP_UPSERT = (
 )
 _SQLITE_OP_SET = (
     "UPDATE operations SET status = ?, result = ?, error = ?, action = ?, secrets = ?, "
-    "updated_at = ?, run_after = ?"
+    "updated_at = ?, run_after = ?, waiting_on = ?"
 )
 _SQLITE_OP_UPDATE = _SQLITE_OP_SET + " WHERE id = ?"
 _SQLITE_OP_RELEASE = (
@@ -218,7 +231,8 @@ class _PlainSql:
     def operation(self, op: Operation) -> tuple[Any, ...]:
         return (
             op.status.value, json.dumps(op.result), json.dumps(op.error), json.dumps(op.action),
-            json.dumps(op.secrets), self.time(op.updated_at), self.time(op.run_after), op.id,
+            json.dumps(op.secrets), self.time(op.updated_at), self.time(op.run_after),
+            waiting_on(op), op.id,
         )  # fmt: skip
 
 
@@ -240,6 +254,7 @@ def _row_to_operation(row: sa.Row[Any]) -> Operation:
         id=row.id,
         kind=row.kind,
         status=Status(row.status),
+        stored_status=Status(row.status),
         owner=row.owner,
         idempotency_key=row.idempotency_key,
         body_hash=row.body_hash,
@@ -295,6 +310,8 @@ class SqlJournal:
         self._create = _create(self.dialect)
         self._claim = _claim(self.dialect)
         self._dead_letter = _dead_letter(self.dialect)
+        #: Called after a transaction that wrote webhook events (the delivery loop's wake-up).
+        self.on_outbox: Callable[[], None] | None = None
         self._pool = ThreadPoolExecutor(
             max_workers=threads or (1 if self.dialect == "sqlite" else POSTGRES_CONNECTIONS),
             thread_name_prefix="journal",
@@ -308,6 +325,11 @@ class SqlJournal:
         if self.dialect == "sqlite":
             return in_transaction()
         return await asyncio.get_running_loop().run_in_executor(self._pool, in_transaction)
+
+    async def run(self, work: Callable[[sa.Connection], T]) -> T:
+        """One transaction on the journal's database, for the stores that share it
+        (``SqlAccess``: keys and owners)."""
+        return await self._run(work)
 
     async def upgrade(self) -> list[str]:
         return await self._run(migrations.upgrade)
@@ -344,6 +366,7 @@ class SqlJournal:
         def work(conn: sa.Connection) -> tuple[Operation, bool]:
             created = conn.execute(self._create, values).first() is not None
             if created:
+                operation.stored_status = operation.status
                 if lease is None and self.dialect == "postgresql":
                     conn.execute(_NOTIFY)  # delivered at commit, to every replica's claimer
                 return operation, True
@@ -410,19 +433,36 @@ class SqlJournal:
         until = now + timedelta(seconds=lease_seconds)
         cap = max_attempts if max_attempts is not None else 2**31 - 1
 
-        def work(conn: sa.Connection) -> Operation | None:
+        def work(conn: sa.Connection) -> tuple[Operation | None, bool]:
+            written = False
             if max_attempts is not None:
-                stopped = conn.execute(
+                stopped = [row.id for row in conn.execute(
                     self._dead_letter, {"now": now, "max": cap, "error": dead_letter_error(cap)}
-                ).rowcount
+                )]  # fmt: skip
                 if stopped:
-                    log.warning("operation.dead_lettered", count=stopped, attempts=cap)
+                    log.warning("operation.dead_lettered", count=len(stopped), attempts=cap)
+                    written = self._record_all(conn, stopped, now)
             row = conn.execute(
                 self._claim, {"now": now, "until": until, "worker": worker, "max": cap}
             ).one_or_none()
-            return self._load(conn, row)
+            return self._load(conn, row), written
 
-        return await self._run(work)
+        claimed, written = await self._run(work)
+        if written:
+            self._outbox_written()
+        return claimed
+
+    def _record_all(self, conn: sa.Connection, op_ids: list[str], now: datetime) -> bool:
+        written = False
+        for op_id in op_ids:
+            op = self._load(conn, conn.execute(_BY_ID, {"op": op_id}).one_or_none())
+            if op is not None:
+                written = record_event(conn, op, now, guarded=False) or written
+        return written
+
+    def _outbox_written(self) -> None:
+        if self.on_outbox is not None:
+            self.on_outbox()
 
     async def save(
         self,
@@ -432,29 +472,39 @@ class SqlJournal:
         release: bool = False,
     ) -> None:
         sql = _PLAIN_SQL[self.dialect]
+        changed = operation is not None and operation.stored_status is not operation.status
 
-        def work(conn: sa.Connection) -> None:
+        def work(conn: sa.Connection) -> bool:
             if step_list:
                 conn.exec_driver_sql(
                     sql.step_upsert, [sql.step(operation_id, s) for s in step_list]
                 )
+            written = False
             if operation is not None:
-                conn.exec_driver_sql(
-                    sql.op_release if release else sql.op_update, sql.operation(operation)
-                )
+                values = sql.operation(operation)  # refuses a naive time before anything else
+                if changed:  # before the UPDATE: its guard reads the status stored until now
+                    written = record_event(conn, operation, datetime.now(UTC), guarded=True)
+                conn.exec_driver_sql(sql.op_release if release else sql.op_update, values)
+                claimed = claims(operation)  # with the result that names them
+                if claimed is not None:
+                    record_claims(conn, self.dialect, operation.owner, operation_id, claimed)
+            return written
 
-        await self._run(work)
+        if await self._run(work):
+            self._outbox_written()
+        if operation is not None:
+            operation.stored_status = operation.status
 
     async def retry(
         self, operation_id: str, owner: str, now: datetime
     ) -> tuple[Operation | None, bool]:
-        def work(conn: sa.Connection) -> tuple[Operation | None, bool]:
+        def work(conn: sa.Connection) -> tuple[Operation | None, bool, bool]:
             query = _BY_ID.with_for_update() if self.dialect == "postgresql" else _BY_ID
             op = self._load(conn, conn.execute(query, {"op": operation_id}).one_or_none())
             if op is None or op.owner != owner:
-                return None, False
+                return None, False, False
             if not _retryable(op):
-                return op, False
+                return op, False, False
             for step in op.steps:
                 if step.status is StepStatus.FAILED:  # runs again, same MS-RequestId, fresh count
                     step.status, step.attempts, step.error, step.finished_at = (
@@ -470,11 +520,43 @@ class SqlJournal:
                 sa.update(operations)
                 .where(_O.id == op.id)
                 .values(status=op.status.value, error=None, action=None, attempts=0,
-                        run_after=now, updated_at=now, lease_owner=None, lease_until=None)
+                        run_after=now, updated_at=now, lease_owner=None, lease_until=None,
+                        waiting_on=None)
             )  # fmt: skip
+            written = record_event(conn, op, now, guarded=False)
             if self.dialect == "postgresql":
                 conn.execute(_NOTIFY)
-            return op, True
+            return op, True, written
+
+        op, put_back, written = await self._run(work)
+        if written:
+            self._outbox_written()
+        return op, put_back
+
+    async def wake(self, keys: Sequence[str], now: datetime) -> list[str]:
+        exact = [k for k in keys if not k.endswith("*")]
+        prefixes = [k[:-1] for k in keys if k.endswith("*")]
+        matches: list[sa.ColumnElement[bool]] = [_O.waiting_on.in_(exact)] if exact else []
+        matches += [_O.waiting_on.startswith(p, autoescape=True) for p in prefixes]
+        if not matches:
+            return []
+        statement = (
+            sa.update(operations)
+            .where(
+                sa.or_(*matches),
+                _O.status.in_(UNFINISHED),
+                _O.run_after > now,
+                sa.or_(_O.lease_until.is_(None), _O.lease_until < now),
+            )
+            .values(run_after=now)
+            .returning(_O.id)
+        )
+
+        def work(conn: sa.Connection) -> list[str]:
+            woken = [row.id for row in conn.execute(statement)]
+            if woken and self.dialect == "postgresql":
+                conn.execute(_NOTIFY)
+            return woken
 
         return await self._run(work)
 
@@ -525,6 +607,7 @@ class SqlJournal:
 
     async def release_all(self) -> int:
         def work(conn: sa.Connection) -> int:
+            release_deliveries(conn)  # an event a stopped process was sending goes again now
             return conn.execute(
                 sa.update(operations)
                 .where(operations.c.lease_owner.is_not(None))

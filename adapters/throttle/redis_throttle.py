@@ -24,13 +24,16 @@ import asyncio
 import math
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.throttle import WINDOW, LocalThrottle, Throttled, check_burst, default_burst
+
+if TYPE_CHECKING:
+    from gateway.metrics import GatewayMetrics
 
 log = structlog.get_logger("gateway.throttle")
 
@@ -111,6 +114,7 @@ class RedisThrottle:
         *,
         burst: int | None = None,
         prefix: str = "pcgw:throttle:",
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.limit = limit
         self.window = window
@@ -119,7 +123,9 @@ class RedisThrottle:
         self._redis: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._acquire: Any = self._redis.register_script(_ACQUIRE)
         self._pause: Any = self._redis.register_script(_PAUSE)
-        self._fallback = LocalThrottle(limit, window, burst=self.burst)
+        #: Counts each sleep for a slot, here and in the fallback.
+        self.metrics = metrics
+        self._fallback = LocalThrottle(limit, window, burst=self.burst, metrics=metrics)
 
     async def acquire(self, keys: Sequence[str], *, max_wait: float | None = None) -> None:
         calls = [f"{self._prefix}{key}" for key in keys]
@@ -144,6 +150,8 @@ class RedisThrottle:
             wait = ms / 1000
             if max_wait is not None and wait > max_wait:
                 raise Throttled(wait)
+            if self.metrics is not None:
+                self.metrics.throttle_waited(wait)
             await asyncio.sleep(wait)
 
     async def throttled(self, keys: Sequence[str], seconds: float) -> None:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_pascal
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 #: Microsoft 365 Business Basic, one year, billed monthly: in every catalog the simulator ships.
@@ -260,6 +260,31 @@ class MigrationIn(Body):
     quantity: int | None = Field(default=None, ge=1)
     custom_term_end_date: date | None = None
     add_on_migrations: list[dict[str, Any]] = []
+
+
+#: The events the simulator raises (``simulator.webhooks.EVENTS``).
+WebhookEvent = Literal[
+    "test-created", "subscription-updated", "subscription-renewed", "customer-created",
+    "reseller-relationship-accepted-by-customer",
+    "indirect-reseller-relationship-accepted-by-customer", "create-transfer", "update-transfer",
+    "complete-transfer",
+]  # fmt: skip
+
+
+class WebhookRegistrationIn(BaseModel):
+    """Microsoft names these keys in PascalCase (bound case-insensitively all the same).
+    ``SigningSecret`` is the simulator's extension: the registration's HMAC key."""
+
+    model_config = ConfigDict(
+        alias_generator=to_pascal, validate_by_name=True, extra="allow",
+        json_schema_extra={"examples": [{"WebhookUrl": "http://127.0.0.1:9/webhooks",
+                                         "WebhookEvents": ["subscription-updated"]}]},
+    )  # fmt: skip
+
+    webhook_url: str = Field(pattern=r"^https?://[^/?#\s]+", max_length=2000)
+    webhook_events: list[WebhookEvent] = Field(min_length=1, max_length=9)
+    signature_token_to_ms_signature_header: bool | None = None
+    signing_secret: str | None = Field(default=None, min_length=8, max_length=200)
 
 
 class TokenRequest(BaseModel):

@@ -18,6 +18,7 @@ from contracts.partner_center.errors import ErrorBody
 FORM = "application/x-www-form-urlencoded"
 C = "/v1/customers/{customer}"
 SUB = C + "/subscriptions/{subscription}"
+HOOKS = "/webhooks/v1/registration"
 
 SECURITY = {
     "bearer": {
@@ -139,6 +140,22 @@ ROUTES: list[Route] = [
        "migrations", status=201, body=rq.MigrationIn),
     _r("GET", C + "/migrations/newcommerce/{migration}", "A migration", sh.Migration,
        "migrations"),
+    # -- webhooks --------------------------------------------------------------------------
+    _r("GET", HOOKS + "/events", "The webhook events a partner may register for",
+       sh.WebhookEventNames, "webhooks"),
+    _r("POST", HOOKS, "Register for webhook events", sh.WebhookRegistration, "webhooks",
+       body=rq.WebhookRegistrationIn),
+    _r("GET", HOOKS, "The partner's webhook registration", sh.WebhookRegistration, "webhooks"),
+    _r("PUT", HOOKS, "Change the webhook registration", sh.WebhookRegistration, "webhooks",
+       body=rq.WebhookRegistrationIn),
+    _r("DELETE", HOOKS, "Remove the webhook registration", None, "webhooks", status=204),
+    _r("POST", HOOKS + "/validationEvents", "Send a test-created event", sh.ValidationEvent,
+       "webhooks"),
+    _r("GET", HOOKS + "/validationEvents/{correlation}", "Each attempt to deliver a test event",
+       sh.ValidationEventStatus, "webhooks"),
+    _r("GET", "/webhooks/v1/customers/{customer}/subscriptions/{subscription}",
+       "A subscription, at the ResourceUri its webhook events carry", sh.Subscription,
+       "webhooks"),
 ]  # fmt: skip
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.alias_generators import to_camel, to_pascal
 
 T = TypeVar("T")
 
@@ -487,3 +487,41 @@ class Migration(Shaped):
     purchase_full_term: bool | None = None
     new_commerce_subscription_id: str | None = None
     new_commerce_order_id: str | None = None
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookEventNames(RootModel[list[str]]):
+    """The event names a partner may register for."""
+
+
+class WebhookRegistration(BaseModel):
+    """Microsoft writes this one in PascalCase; ``SubscriberId`` is absent from a ``GET``."""
+
+    model_config = ConfigDict(
+        alias_generator=to_pascal, validate_by_name=True, serialize_by_alias=True, extra="allow"
+    )
+
+    subscriber_id: str | None = None
+    webhook_url: str
+    webhook_events: list[str]
+
+
+class ValidationEvent(Shaped):
+    correlation_id: str
+
+
+class ValidationAttempt(Shaped):
+    response_code: str
+    response_message: str
+    system_error: bool
+    date_time_utc: str
+
+
+class ValidationEventStatus(Shaped):
+    correlation_id: str
+    partner_id: str
+    status: str
+    callback_url: str
+    results: list[ValidationAttempt]

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from contracts.northbound.base import Outbound
 from contracts.openapi import Route
-from gateway.api.errors import ApiError, upstream_read
-from gateway.api.subscriptions import ID
+from gateway.api.errors import upstream_read
+from gateway.api.inputs import path_guid
+from gateway.api.tenancy import require_customer
 from gateway.services import services
 
 
@@ -29,11 +30,8 @@ class CustomerView(Outbound):
 
 async def get_customer(request: web.Request) -> web.Response:
     svc = services(request)
-    customer_id = request.match_info["customer"]
-    if not ID.match(customer_id):
-        raise ApiError(
-            400, "invalid_request", f"customer id {customer_id!r} is not an id", "customer"
-        )
+    customer_id = path_guid(request, "customer")
+    await require_customer(request, customer_id)
     with upstream_read(f"customer {customer_id} does not exist"):
         customer = (await svc.reads.call("GET", f"/v1/customers/{customer_id}")).body
         resellers = (await svc.reads.call("GET", f"/v1/customers/{customer_id}/relationships")).body

@@ -17,24 +17,23 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.northbound.operations import Problem
 from contracts.northbound.orders import PATTERN_RULES
-from gateway.upstream import PartnerCenterError, UpstreamError
+from gateway.api import inputs
+from gateway.api.inputs import ApiError as ApiError
+from gateway.upstream import PartnerCenterError, UnreadableAnswer, UpstreamError
 
 log = structlog.get_logger("gateway.http")
 CORRELATION = web.RequestKey("correlation_id", str)
+#: The request body limit ``create_app`` gave aiohttp (``client_max_size``), named in the 413.
+MAX_BODY = web.AppKey("max_body_bytes", int)
 M = TypeVar("M", bound=BaseModel)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
 
 
 def field_name(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
+    # An unknown key is the caller's text: cut it short, it is named back in the answer.
+    return (out if len(out) <= 100 else out[:100] + "…") or "body"
 
 
 def from_validation(exc: ValidationError) -> ApiError:
@@ -56,12 +55,14 @@ def from_validation(exc: ValidationError) -> ApiError:
 
 def parse_body(raw: bytes, model: type[M], *, empty: bytes | None = None) -> M:
     """A request body validated strictly; ``empty`` stands in for a blank body when the
-    request may have none."""
+    request may have none. The JSON rules (UTF-8, no repeated key, finite numbers, an object
+    at the top) are checked first, in ``inputs.json_object``, for every write alike."""
     if not raw.strip():
         if empty is None:
             raise ApiError(400, "invalid_request",
                            "the request body is empty; a JSON object is required", "body")  # fmt: skip
         raw = empty
+    inputs.json_object(raw)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -84,26 +85,46 @@ def problem(error: ApiError, correlation_id: str | None) -> web.Response:
 
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    supplied = request.headers.get("X-Correlation-Id", "")
-    correlation_id = supplied if _safe(supplied) else str(uuid.uuid4())
+    started = time.perf_counter()
+    refused: ApiError | None = None
+    try:
+        supplied = inputs.correlation_id(request)
+    except ApiError as exc:  # answered below, under an id of our own
+        supplied, refused = None, exc
+    correlation_id = supplied or str(uuid.uuid4())
     request[CORRELATION] = correlation_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-    started = time.perf_counter()
+    response: web.StreamResponse
     try:
-        response = await handler(request)
+        if refused is not None:
+            response = problem(refused, correlation_id)
+        else:
+            if request.match_info.http_exception is None:  # a route we serve: 404/405 first
+                inputs.check_content_type(request)
+            response = await handler(request)
     except ApiError as exc:
         response = problem(exc, correlation_id)
     except ValidationError as exc:
         response = problem(from_validation(exc), correlation_id)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.config_dict.get(MAX_BODY)
+        response = problem(
+            ApiError(413, "body_too_large",
+                     f"the request body is larger than the gateway's limit of {limit} bytes "
+                     "(PCGW_MAX_BODY_BYTES)", "body"),
+            correlation_id,
+        )  # fmt: skip
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status, "http_error"
-        )
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
         response = problem(
-            ApiError(exc.status, code, f"{exc.reason}: {request.method} {request.path}"),
+            ApiError(
+                exc.status,
+                code,
+                f"{exc.reason}: {request.method} {inputs.shown(request.path, 200)}",
+            ),
             correlation_id,
         )
     except Exception:
@@ -122,17 +143,20 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     return response
 
 
-def _safe(value: str) -> bool:
-    return 0 < len(value) <= 100 and all(c.isalnum() or c in "-_." for c in value)
-
-
 @contextmanager
 def upstream_read(missing: str) -> Iterator[None]:
     """A northbound read's Partner Center failures as the caller sees them: 403/404 → 404
-    naming what is missing, another refusal → 502 with Microsoft's status and code, no answer →
-    503 to try again."""
+    naming what is missing, another refusal → 502 with Microsoft's status and code, an answer
+    too large or not JSON → 502 saying so, no answer → 503 to try again."""
     try:
         yield
+    except UnreadableAnswer as exc:
+        raise ApiError(
+            502,
+            "partner_center_unreadable",
+            f"Partner Center answered HTTP {exc.status} with {exc.description}, which the gateway "
+            "cannot read; try again later",
+        ) from None
     except PartnerCenterError as exc:
         if exc.status in (403, 404):
             raise ApiError(404, "not_found", missing) from None

@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from contracts.openapi import Route
-from gateway.api.errors import ApiError, upstream_read
-from gateway.api.subscriptions import ID
+from gateway.api.errors import upstream_read
+from gateway.api.inputs import path_guid
+from gateway.api.tenancy import others, require_customer
 from gateway.services import services
 
 COLUMNS = (
@@ -82,11 +83,12 @@ async def _subscriptions(request: web.Request, customer: str) -> list[dict[str, 
 
 
 async def export_subscriptions(request: web.Request) -> web.Response:
-    customer = request.match_info["customer"]
-    if not ID.match(customer):
-        raise ApiError(400, "invalid_request", f"customer id {customer!r} is not an id", "customer")
+    customer = path_guid(request, "customer")
+    await require_customer(request, customer)
     with upstream_read(f"customer {customer} does not exist"):
         subscriptions = await _subscriptions(request, customer)
+    hidden = await others(request, (str(s.get("id", "")) for s in subscriptions))
+    subscriptions = [s for s in subscriptions if str(s.get("id", "")).lower() not in hidden]
     return web.Response(
         text=to_csv(subscriptions),
         content_type="text/csv",

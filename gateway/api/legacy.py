@@ -14,12 +14,14 @@ from gateway.api.errors import parse_body
 from gateway.api.offers import resolve_offer
 from gateway.api.operations import KEY_HEADER, idempotency_key, submit
 from gateway.api.subscriptions import BASE, subscription_ids
+from gateway.api.tenancy import require_subscription
 
 
 async def move_to_nce(request: web.Request) -> web.Response:
     customer, subscription = subscription_ids(request)
     idempotency_key(request)  # refused before the catalog is read
     move = parse_body(await request.read(), MoveToNce)
+    await require_subscription(request, customer, subscription)
     payload = {
         "customerId": customer,
         "subscriptionId": subscription,
@@ -32,6 +34,7 @@ async def move_to_nce(request: web.Request) -> web.Response:
 async def migrate_to_nce(request: web.Request) -> web.Response:
     customer, subscription = subscription_ids(request)
     move = parse_body(await request.read() or b"{}", MigrateToNce)
+    await require_subscription(request, customer, subscription)
     payload = {
         "customerId": customer,
         "subscriptionId": subscription,

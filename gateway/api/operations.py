@@ -12,13 +12,14 @@ from aiohttp import web
 
 from contracts.northbound.operations import OperationList, OperationView
 from contracts.openapi import Route
+from gateway.api.auth import caller
 from gateway.api.errors import ApiError
+from gateway.api.inputs import path_guid, shown
 from gateway.api.views import operation_view
 from gateway.journal import Operation, Status
 from gateway.services import services
 from gateway.workflows import KINDS
 
-OWNER = "default"
 KEY_HEADER = "Idempotency-Key"
 
 
@@ -47,7 +48,7 @@ async def submit(request: web.Request, kind: str, payload: dict[str, Any]) -> we
             id=str(uuid.uuid4()),
             kind=kind,
             status=Status.ACCEPTED,
-            owner=OWNER,
+            owner=caller(request),
             idempotency_key=key,
             body_hash=body_hash,
             request=payload,
@@ -59,7 +60,7 @@ async def submit(request: web.Request, kind: str, payload: dict[str, Any]) -> we
     )
     if not created and op.body_hash != body_hash:
         raise ApiError(422, "idempotency_key_reused",
-                       f"{KEY_HEADER} {key!r} was already used for operation {op.id} with a different "
+                       f"{KEY_HEADER} {shown(key)} was already used for operation {op.id} with a different "
                        "request; use a new key for a new request", KEY_HEADER)  # fmt: skip
     if created:
         svc.workers.adopt(op) if lease else svc.workers.wake()
@@ -89,12 +90,12 @@ async def get_operation(request: web.Request) -> web.Response:
     """The operation; with ``?waitSeconds=N`` the answer waits (long-poll, at most 30 s) until
     the operation is finished or needs an action, so a marketplace need not poll."""
     svc = services(request)
-    op_id = request.match_info["operation"]
+    op_id = path_guid(request, "operation")
     wait = _wait_seconds(request)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
-        op = await svc.journal.get(op_id, OWNER)
+        op = await svc.journal.get(op_id, caller(request))
         if op is None:
             raise ApiError(404, "not_found", f"operation {op_id} does not exist")
         left = deadline - loop.time()
@@ -107,7 +108,7 @@ async def get_operation(request: web.Request) -> web.Response:
     # the tenant exists even if a later step failed), never in a mid-run poll that may be
     # discarded.
     if op.secrets is not None and op.status.finished:
-        taken = await svc.journal.get(op_id, OWNER, take_secrets=True)
+        taken = await svc.journal.get(op_id, caller(request), take_secrets=True)
         if taken is not None:
             op = taken
     return web.json_response(operation_view(op, op.secrets or None))
@@ -131,7 +132,7 @@ async def list_operations(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_request", "limit must be an integer from 1 to 200", "limit")
     try:
         page = await svc.journal.list_operations(
-            OWNER, status, kind, int(text), request.query.get("cursor")
+            caller(request), status, kind, int(text), request.query.get("cursor")
         )
     except ValueError as exc:
         raise ApiError(400, "invalid_request", str(exc), "cursor") from None
@@ -143,8 +144,8 @@ async def list_operations(request: web.Request) -> web.Response:
 async def retry_operation(request: web.Request) -> web.Response:
     """Put a dead-lettered operation (or one Partner Center's absence failed) back to run."""
     svc = services(request)
-    op_id = request.match_info["operation"]
-    op, retried = await svc.journal.retry(op_id, OWNER, svc.clock())
+    op_id = path_guid(request, "operation")
+    op, retried = await svc.journal.retry(op_id, caller(request), svc.clock())
     if op is None:
         raise ApiError(404, "not_found", f"operation {op_id} does not exist")
     if not retried:

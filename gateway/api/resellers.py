@@ -10,6 +10,7 @@ from aiohttp import web
 from contracts.northbound.base import Outbound
 from contracts.openapi import Route
 from gateway.api.errors import ApiError
+from gateway.api.inputs import shown
 from gateway.resellers import check_reseller
 from gateway.services import services
 from gateway.upstream import UpstreamError
@@ -38,11 +39,13 @@ async def get_reseller(request: web.Request) -> web.Response:
     svc = services(request)
     mpn_id = request.match_info["mpn"]
     if not MPN.match(mpn_id):
-        raise ApiError(400, "invalid_request", f"mpnId {mpn_id!r} must be 1 to 10 digits", "mpnId")
+        raise ApiError(
+            400, "invalid_request", f"mpnId {shown(mpn_id)} must be 1 to 10 digits", "mpnId"
+        )
     domain = request.query.get("domain")
     if domain is not None and not DOMAIN.match(domain.lower()):
         raise ApiError(400, "invalid_request",
-                       f"domain {domain!r} must be the reseller's name.onmicrosoft.com domain", "domain")  # fmt: skip
+                       f"domain {shown(domain)} must be the reseller's name.onmicrosoft.com domain", "domain")  # fmt: skip
     try:
         check = await check_reseller(svc.reads, svc.caches.resellers, mpn_id)
     except UpstreamError as exc:

@@ -3,7 +3,6 @@ operation (202) that the workers carry out."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +21,13 @@ from contracts.northbound.subscriptions import (
     SetAutoRenew,
 )
 from contracts.openapi import Route
-from gateway.api.errors import ApiError, parse_body, upstream_read
+from gateway.api.errors import parse_body, upstream_read
+from gateway.api.inputs import path_guid
 from gateway.api.operations import KEY_HEADER, idempotency_key, submit
+from gateway.api.tenancy import require_subscription
 from gateway.services import services
 from gateway.workflows.subscription import upstream_now
 
-ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 BASE = "/v1/customers/{customer}/subscriptions/{subscription}"
 
 
@@ -75,11 +75,7 @@ class SubscriptionView(Outbound):
 
 def subscription_ids(request: web.Request) -> tuple[str, str]:
     """The customer and subscription ids of the path, checked for form."""
-    customer, subscription = request.match_info["customer"], request.match_info["subscription"]
-    for name, value in (("customer", customer), ("subscription", subscription)):
-        if not ID.match(value):
-            raise ApiError(400, "invalid_request", f"{name} id {value!r} is not an id", name)
-    return customer, subscription
+    return path_guid(request, "customer"), path_guid(request, "subscription")
 
 
 def _instant(value: Any) -> datetime | None:
@@ -127,6 +123,7 @@ def subscription_view(customer: str, sub: dict[str, Any], now: datetime) -> dict
 async def get_subscription(request: web.Request) -> web.Response:
     svc = services(request)
     customer, subscription = subscription_ids(request)
+    await require_subscription(request, customer, subscription)
     with upstream_read(f"subscription {subscription} of customer {customer} does not exist"):
         reply = await svc.reads.call(
             "GET", f"/v1/customers/{customer}/subscriptions/{subscription}"
@@ -139,6 +136,7 @@ async def _change(request: web.Request, kind: str, model: type[BaseModel]) -> we
     customer, subscription = subscription_ids(request)
     idempotency_key(request)
     body = parse_body(await request.read(), model, empty=b"{}")
+    await require_subscription(request, customer, subscription)  # after the request's own form
     payload = {"customerId": customer, "subscriptionId": subscription,
                **body.model_dump(mode="json", by_alias=True, exclude_none=True)}  # fmt: skip
     return await submit(request, kind, payload)

@@ -20,8 +20,9 @@ from contracts.northbound.transfers import (
 )
 from contracts.openapi import Route
 from gateway.api.errors import ApiError, parse_body, upstream_read
+from gateway.api.inputs import path_guid
 from gateway.api.operations import KEY_HEADER, idempotency_key, submit
-from gateway.api.subscriptions import ID
+from gateway.api.tenancy import require_customer, require_subscription
 from gateway.services import services
 from gateway.upstream import Reply
 
@@ -29,10 +30,7 @@ BASE = "/v1/customers/{customer}/transfers"
 
 
 def _id(request: web.Request, name: str) -> str:
-    value = request.match_info[name]
-    if not ID.match(value):
-        raise ApiError(400, "invalid_request", f"{name} id {value!r} is not an id", name)
-    return value
+    return path_guid(request, name)
 
 
 def _instant(value: Any) -> datetime | None:
@@ -84,8 +82,15 @@ def _json(model: TransferView | TransferList) -> web.Response:
     return web.json_response(model.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
-async def list_transfers(request: web.Request) -> web.Response:
+async def _customer(request: web.Request) -> str:
+    """The path's customer, one of the caller's."""
     customer = _id(request, "customer")
+    await require_customer(request, customer)
+    return customer
+
+
+async def list_transfers(request: web.Request) -> web.Response:
+    customer = await _customer(request)
     reply = await _read(request, f"/v1/customers/{customer}/transfers",
                         f"customer {customer} does not exist")  # fmt: skip
     us = _us(request)
@@ -93,7 +98,7 @@ async def list_transfers(request: web.Request) -> web.Response:
 
 
 async def get_transfer(request: web.Request) -> web.Response:
-    customer, transfer = _id(request, "customer"), _id(request, "transfer")
+    customer, transfer = await _customer(request), _id(request, "transfer")
     reply = await _read(request, f"/v1/customers/{customer}/transfers/{transfer}",
                         f"transfer {transfer} of customer {customer} does not exist")  # fmt: skip
     return _json(transfer_view(reply.body, _us(request)))
@@ -121,6 +126,10 @@ async def accept(request: web.Request) -> web.Response:
     ids = _ids(request)
     idempotency_key(request)
     body = parse_body(await request.read(), AcceptTransfer)
+    await require_customer(request, ids["customerId"])
+    for index, line in enumerate(body.lines):  # only the caller's subscriptions can be given away
+        await require_subscription(request, ids["customerId"], line.subscription_id,
+                                   field=f"lines[{index}].subscriptionId")  # fmt: skip
     return await submit(request, "transfer_accept", {**ids, **_dump(body)})
 
 
@@ -128,6 +137,7 @@ async def cancel(request: web.Request) -> web.Response:
     ids = _ids(request)
     idempotency_key(request)
     parse_body(await request.read(), CancelTransfer, empty=b"{}")
+    await require_customer(request, ids["customerId"])
     return await submit(request, "transfer_cancel", ids)
 
 

@@ -14,12 +14,17 @@ from gateway.api.errors import parse_body
 from gateway.api.offers import resolve_offer
 from gateway.api.operations import KEY_HEADER, idempotency_key, submit
 from gateway.api.subscriptions import BASE, subscription_ids
+from gateway.api.tenancy import require_subscription
 
 
 async def upgrade(request: web.Request) -> web.Response:
     customer, subscription = subscription_ids(request)
     idempotency_key(request)  # refused before the catalog is read
     body = parse_body(await request.read(), Upgrade)
+    await require_subscription(request, customer, subscription)
+    if body.to_subscription_id:  # the caller's too, or it answers as one that is not there
+        await require_subscription(request, customer, body.to_subscription_id,
+                                   field="toSubscriptionId")  # fmt: skip
     payload = {
         "customerId": customer,
         "subscriptionId": subscription,

@@ -181,14 +181,19 @@ async def run_operation(
     caches: Caches,
     clock: Clock,
     worker: str,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
     """Run ``op`` from its first unfinished step until it waits, fails or succeeds, holding its
     lease all the while: a step may outlast one lease (Retry-After waits, retries, slow answers),
-    and a lease that ran out would hand the operation to a second worker mid-step."""
+    and a lease that ran out would hand the operation to a second worker mid-step.
+
+    Once ``stopping()`` (the process is shutting down) no further step starts: the operation is
+    journaled as far as it got and handed back, due at once, so a shutdown waits for one step,
+    not for the rest of a purchase."""
     keeper = asyncio.create_task(_keep_lease(journal, op.id, worker, settings, clock))
     try:
         await _run_steps(op, plan, journal=journal, pc=pc, settings=settings, caches=caches,
-                         clock=clock, worker=worker)  # fmt: skip
+                         clock=clock, worker=worker, stopping=stopping)  # fmt: skip
     finally:
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -222,6 +227,7 @@ async def _run_steps(
     caches: Caches,
     clock: Clock,
     worker: str,
+    stopping: Callable[[], bool],
 ) -> None:
     outputs = {s.name: s.output for s in op.steps if s.status is StepStatus.SUCCEEDED}
     unsaved: list[Step] = []  # finished steps not yet journaled: they ride on the next write
@@ -231,6 +237,10 @@ async def _run_steps(
         step = op.step(name)
         if step is not None and step.status is StepStatus.SUCCEEDED:
             continue
+        if stopping():
+            await journal.save(op.id, unsaved, op, release=True)
+            log.info("operation.handed_back", operation_id=op.id, step=name)
+            return
         now = clock()
         if step is None:
             step = Step(name, position, StepStatus.RUNNING, str(uuid.uuid4()), 0, now)

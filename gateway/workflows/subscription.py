@@ -32,7 +32,7 @@ from typing import Any
 from gateway import messages, money
 from gateway.catalog import Catalog, LineRefused
 from gateway.journal import Operation
-from gateway.upstream import Reply
+from gateway.upstream import PartnerCenterError, Reply
 from gateway.workflows.engine import Done, Fail, Outcome, Plan, StepContext, writes
 
 #: Legacy CSP subscriptions (before NCE): no 168-hour windows; they are suspended, not cancelled.
@@ -247,6 +247,20 @@ async def refund_for(
     return money.refund(current, seats, priced[0], priced[1], now)
 
 
+async def _landed(
+    ctx: StepContext, exc: PartnerCenterError, request: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The subscription, when a refused PATCH finds the change already made: the adapter
+    retries a PATCH whose answer was lost, and Partner Center may refuse the retry because the
+    first try landed (a cancel that went through is ``deleted``: 400 / 2011). The same test as a
+    re-run's (the change would change nothing now). ``None``: a real refusal."""
+    if exc.status == 409 or exc.retryable:
+        return None
+    fresh: dict[str, Any] = (await ctx.pc.call("GET", _path(ctx.request))).body
+    kind = ctx.op.kind
+    return fresh if unchanged(kind, request, fresh, patched(kind, request, fresh)) else None
+
+
 @writes
 async def update_subscription(ctx: StepContext) -> Outcome:
     reply = await ctx.pc.call("GET", _path(ctx.request))
@@ -267,6 +281,12 @@ async def update_subscription(ctx: StepContext) -> Outcome:
         if reason is not None:
             return Fail(reason, reason="rule")
     refund = await refund_for(ctx, current, now)
-    updated = await ctx.call("PATCH", _path(ctx.request), body=target)
+    try:
+        updated = await ctx.call("PATCH", _path(ctx.request), body=target)
+    except PartnerCenterError as exc:
+        landed = await _landed(ctx, exc, request)
+        if landed is None:
+            raise
+        updated = landed
     result = view(updated) if refund is None else {**view(updated), "refund": refund}
     return Done({"after": view(updated)}, result=result)

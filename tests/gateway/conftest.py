@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.storage import SqlAccess, SqlJournal
+from gateway import keys
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
 from simulator import SimulatorSettings
@@ -27,8 +30,27 @@ FINISHED = ("succeeded", "failed")
 
 
 class Gateway:
-    def __init__(self, http: TestClient[Any, Any]) -> None:
+    """A client of one gateway; made by ``make_gateway`` it sends the API key of marketplace
+    ``marketplace`` on every request (``key``), on the journal at ``database_url``."""
+
+    def __init__(
+        self,
+        http: TestClient[Any, Any],
+        *,
+        marketplace: str = "default",
+        key: str | None = None,
+        database_url: str | None = None,
+    ) -> None:
         self.http = http
+        self.marketplace, self.key, self.database_url = marketplace, key, database_url
+
+    async def assign(self, *customer_ids: str) -> None:
+        """What ``pcgw keys assign`` does: give this marketplace customers the gateway did not
+        bring in itself (ones a test made straight in the simulator)."""
+        assert self.database_url is not None
+        await on_keys(
+            self.database_url, lambda store: keys.assign(store, self.marketplace, [*customer_ids])
+        )
 
     async def post(self, path: str, body: Any, key: str | None = None) -> ClientResponse:
         headers = {"Idempotency-Key": key or str(uuid.uuid4())}
@@ -93,6 +115,9 @@ def fast_settings(sim_url: str, database: Path, **changes: Any) -> GatewaySettin
         "invitation_poll_seconds": 0.1,
         "pc_timeout": 10.0,
         "unavailable_backoff_seconds": 0.05,
+        # The contract and fuzz tests look at the API's shapes, not at who calls it;
+        # ``make_gateway`` turns keys on.
+        "auth": "off",
     }
     values.update(changes)
     return GatewaySettings.model_validate(values)
@@ -137,16 +162,50 @@ def sim_url(sim_http: TestClient[Any, Any]) -> str:
 MakeGateway = Callable[..., Awaitable[Gateway]]
 
 
+T = TypeVar("T")
+
+
+async def on_keys(database_url: str, work: Callable[[SqlAccess], Awaitable[T]]) -> T:
+    """``work`` on the key store of the journal at ``database_url``, as ``pcgw keys`` does."""
+    journal = SqlJournal(database_url)
+    try:
+        await journal.upgrade()
+        return await work(SqlAccess(journal))
+    finally:
+        await journal.close()
+
+
+#: The marketplace ``make_gateway``'s clients call as.
+MARKETPLACE = "marketplace-a"
+
+
 @pytest.fixture
 async def make_gateway(sim_url: str, tmp_path: Path) -> AsyncIterator[MakeGateway]:
+    """Starts a gateway (``changes`` to its settings); with auth on (the default here) the
+    client sends a real key of ``MARKETPLACE``, made once per database as ``pcgw keys create``
+    makes it, so every request goes through the key check."""
     started: list[TestClient[Any, Any]] = []
+    made: dict[str, str] = {}
 
     async def make(**changes: Any) -> Gateway:
-        settings = fast_settings(sim_url, tmp_path / "journal.db", **changes)
-        client: TestClient[Any, Any] = TestClient(TestServer(create_gateway(settings)))
+        settings = fast_settings(sim_url, tmp_path / "journal.db", **{"auth": "keys", **changes})
+        if settings.auth == "off":
+            client: TestClient[Any, Any] = TestClient(TestServer(create_gateway(settings)))
+            await client.start_server()
+            started.append(client)
+            return Gateway(client, database_url=settings.database_url)
+        url = settings.database_url
+        if url not in made:
+            made[url] = await on_keys(
+                url, lambda store: keys.create(store, MARKETPLACE, datetime.now(UTC))
+            )
+        client = TestClient(
+            TestServer(create_gateway(settings)),
+            headers={"Authorization": f"Bearer {made[url]}"},
+        )
         await client.start_server()
         started.append(client)
-        return Gateway(client)
+        return Gateway(client, marketplace=MARKETPLACE, key=made[url], database_url=url)
 
     try:
         yield make

@@ -30,6 +30,8 @@ FAST_ENV = {
     "PCGW_ORDER_POLL_SECONDS": "0.05",
     "PCGW_INVITATION_POLL_SECONDS": "0.1",
     "PCGW_RENEWAL_RETRY_SECONDS": "0.2",
+    # No API key: these tests are about processes dying (tests/gateway/test_auth.py has keys).
+    "PCGW_AUTH": "off",
 }
 
 _handed_out: set[int] = set()

@@ -62,6 +62,7 @@ async def test_a_customer_without_subscriptions_exports_only_the_header(
     tenant_id = (await sim.sim("POST", "/tenants", body, status=201))["tenantId"]
     await sim.sim("POST", f"/tenants/{tenant_id}/accept-relationship",
                   {"partnerTenantId": sim.tenant_id})  # fmt: skip
+    await gw.assign(tenant_id)  # a customer from before the gateway
     assert await export(gw, tenant_id) == [HEADER]
 
 
@@ -80,6 +81,7 @@ async def test_a_partner_center_refusal_is_502_naming_its_code(
 ) -> None:
     await sim.sim("POST", "/faults", {"method": "GET", "path": "/subscriptions$", "status": 400,
                                       "code": 800002, "times": 1}, status=201)  # fmt: skip
+    await gw.assign("00000000-0000-4000-8000-000000000000")  # the caller's, as far as it knows
     resp = await gw.http.get("/v1/customers/00000000-0000-4000-8000-000000000000/subscriptions.csv")
     body = await resp.json()
     assert (resp.status, body["code"]) == (502, "partner_center_error"), body

@@ -279,7 +279,11 @@ async def test_a_cursor_the_journal_did_not_issue_is_refused(journal: SqlJournal
 async def test_migrations_apply_once(tmp_path: Path) -> None:
     journal = SqlJournal(f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
-        assert await journal.upgrade() == ["0001_journal.sql"]
+        assert await journal.upgrade() == [
+            "0001_journal.sql",
+            "0002_access.sql",
+            "0003_webhooks.sql",
+        ]
         assert await journal.upgrade() == []
     finally:
         await journal.close()

@@ -86,6 +86,7 @@ async def test_a_move_buys_the_nce_subscription_then_suspends_the_legacy_one(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     op = await move(gw, customer, legacy)
     assert op["status"] == "succeeded", op
     assert [s["name"] for s in op["steps"]] == STEPS
@@ -107,6 +108,7 @@ async def test_a_move_by_catalog_item_with_a_quantity_buys_that_many_seats(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     body = {"catalogItemId": BASIC, "termDuration": "P1M", "billingCycle": "monthly",
             "quantity": 7, "resellerMpnId": "2000002"}  # fmt: skip
     op = await gw.wait((await gw.submit(move_path(customer, legacy), body))["id"])
@@ -122,6 +124,7 @@ async def test_bad_move_requests_are_400_naming_the_field_and_leave_no_operation
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     before = len(await wire(sim, customer))
     path = move_path(customer, legacy)
     cases = [
@@ -151,6 +154,7 @@ async def test_a_move_without_an_idempotency_key_is_refused(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     resp = await gw.http.post(move_path(customer, legacy), json=move_body())
     assert resp.status == 400
     assert (await resp.json())["field"] == "Idempotency-Key"
@@ -163,6 +167,7 @@ async def test_a_purchase_refusal_fails_the_move_and_leaves_the_legacy_subscript
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim, mca=False)
+    await gw.assign(customer)  # a customer from before the gateway
     op = await move(gw, customer, legacy)
     assert op["status"] == "failed", op
     assert op["error"]["step"] == "checkout"
@@ -178,6 +183,7 @@ async def test_an_unknown_reseller_fails_the_move_before_anything_is_bought(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     before = len(await wire(sim, customer))
     op = await move(gw, customer, legacy, resellerMpnId="9999999")
     assert op["status"] == "failed", op
@@ -191,6 +197,7 @@ async def test_legacy_seats_outside_the_nce_offer_fail_the_move_with_the_range(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim, quantity=500)
+    await gw.assign(customer)  # a customer from before the gateway
     op = await move(gw, customer, legacy)
     assert op["status"] == "failed", op
     assert op["error"]["reason"] == "legacy_seats_out_of_range"
@@ -206,6 +213,7 @@ async def test_moving_an_nce_subscription_fails_with_a_sentence(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, _ = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     bought = await sim.buy(customer)
     nce_id = bought["orders"][0]["lineItems"][0]["subscriptionId"]
     op = await move(gw, customer, nce_id)
@@ -220,6 +228,7 @@ async def test_moving_a_suspended_legacy_subscription_fails_with_a_sentence(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     path = f"/v1/customers/{customer}/subscriptions/{legacy}"
     current = await sim.ok("GET", path)
     await sim.ok("PATCH", path, {**current, "status": "suspended"})
@@ -234,6 +243,7 @@ async def test_moving_an_unknown_subscription_fails_with_a_sentence(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, _ = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     missing = "00000000-0000-4000-8000-000000000000"
     op = await move(gw, customer, missing)
     assert op["status"] == "failed", op
@@ -251,6 +261,7 @@ async def test_a_failing_legacy_suspend_is_retried_until_it_succeeds(
     # step would tolerate: the suspend must never give up once the NCE subscription exists.
     gw = await make_gateway(pc_retry_attempts=1, max_unavailable_attempts=2)
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     await sim.sim("POST", "/faults", {"method": "PATCH", "path": f"/subscriptions/{legacy}$",
                                       "status": 503, "times": 4}, 201)  # fmt: skip
     op = await move(gw, customer, legacy)
@@ -268,6 +279,7 @@ async def test_a_legacy_suspend_shows_the_operation_running_while_it_retries(
 ) -> None:
     gw = await make_gateway(pc_retry_attempts=1, unavailable_backoff_seconds=0.3)
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     await sim.sim("POST", "/faults", {"method": "PATCH", "path": f"/subscriptions/{legacy}$",
                                       "status": 503, "times": 2}, 201)  # fmt: skip
     accepted = await gw.submit(move_path(customer, legacy), move_body())
@@ -296,6 +308,7 @@ async def test_an_idempotency_key_replay_finds_the_same_move_and_buys_once(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     first = await gw.submit(move_path(customer, legacy), move_body(), key="move-1")
     again = await gw.submit(move_path(customer, legacy), move_body(), key="move-1")
     assert again["id"] == first["id"]
@@ -314,6 +327,7 @@ async def test_a_legacy_suspend_refused_for_good_fails_saying_the_nce_subscripti
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     await sim.sim("POST", "/faults", {"method": "PATCH", "path": f"/subscriptions/{legacy}$",
                                       "status": 400, "code": 800040, "times": 1}, 201)  # fmt: skip
     op = await move(gw, customer, legacy)
@@ -338,6 +352,7 @@ async def test_legacy_seats_can_be_reduced_through_the_gateway(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     path = f"/v1/customers/{customer}/subscriptions/{legacy}/seats"
     op = await gw.wait((await gw.submit(path, {"quantity": 4}))["id"])
     assert op["status"] == "succeeded", op
@@ -349,6 +364,7 @@ async def test_cancelling_a_legacy_subscription_says_to_suspend_or_move_it(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy = await legacy_customer(sim)
+    await gw.assign(customer)  # a customer from before the gateway
     path = f"/v1/customers/{customer}/subscriptions/{legacy}/cancel"
     op = await gw.wait((await gw.submit(path, {"reason": "Other"}))["id"])
     assert op["status"] == "failed", op

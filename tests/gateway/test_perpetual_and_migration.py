@@ -63,6 +63,7 @@ async def test_a_legacy_subscription_moves_by_microsofts_migration_api(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy_id = await legacy(sim, "Microsoft 365 Business Basic")
+    await gw.assign(customer)  # a customer from before the gateway
     path = f"/v1/customers/{customer}/subscriptions/{legacy_id}/migrate-to-nce"
     op = await gw.wait((await gw.submit(path, {}))["id"])
     assert op["status"] == "succeeded", op
@@ -80,6 +81,7 @@ async def test_a_legacy_subscription_without_an_nce_path_is_refused_unchanged(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, legacy_id = await legacy(sim, "Some Retired Offer")
+    await gw.assign(customer)  # a customer from before the gateway
     path = f"/v1/customers/{customer}/subscriptions/{legacy_id}/migrate-to-nce"
     op = await gw.wait((await gw.submit(path, {}))["id"])
     assert op["status"] == "failed"
@@ -89,6 +91,9 @@ async def test_a_legacy_subscription_without_an_nce_path_is_refused_unchanged(
 
 
 async def test_a_migration_request_with_an_unknown_field_is_a_400(gw: Gateway) -> None:
-    resp = await gw.post("/v1/customers/c1/subscriptions/s1/migrate-to-nce", {"seats": 3})
+    resp = await gw.post(
+        "/v1/customers/6a1e4f8c-93b1-4d7e-8a43-2b1f0e5c7d90/subscriptions/0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5/migrate-to-nce",
+        {"seats": 3},
+    )
     body = await resp.json()
     assert (resp.status, body["field"]) == (400, "seats")

@@ -167,7 +167,8 @@ async def test_an_unknown_partner_of_record_fails_with_microsofts_code_and_no_pa
 
 async def test_a_partner_of_record_request_needs_digits(gw: Gateway) -> None:
     resp = await gw.post(
-        "/v1/customers/c1/subscriptions/s1/partner-of-record", {"mpnId": "PARTNER-1"}
+        "/v1/customers/6a1e4f8c-93b1-4d7e-8a43-2b1f0e5c7d90/subscriptions/0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5/partner-of-record",
+        {"mpnId": "PARTNER-1"},
     )
     body = await resp.json()
     assert (resp.status, body["field"]) == (400, "mpnId")

@@ -246,7 +246,7 @@ async def test_an_unknown_partner_of_record_fails_before_any_transfer_is_request
     assert op["error"]["step"] == "check_reseller"
     assert op["error"]["partnerCenterCode"] in (3000, 800015)
     assert "does not know MPN ID 9999999" in op["error"]["message"]
-    assert (await get_json(s.b, s.transfers))["items"] == []
+    assert (await s.sim.ok("GET", s.transfers))["items"] == []
 
 
 async def test_a_source_partner_without_the_customer_fails_with_microsofts_code(
@@ -351,6 +351,7 @@ async def test_an_accept_applied_after_the_gateway_timed_out_succeeds_on_the_ret
         pc_retry_backoff_seconds=0.5,
         pc_retry_jitter_seconds=0.0,
     )
+    await slow_a.assign(s.customer_id)  # its own database: A's customer, as an operator says
     fault = {"method": "PATCH", "path": "/transfers/", "latencyMs": 500, "times": 1}
     await s.sim.sim("POST", "/faults", fault, status=201)
     body = {"lines": [{"subscriptionId": s.sub_id, "quantity": 5}]}

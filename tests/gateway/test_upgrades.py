@@ -51,6 +51,7 @@ async def test_a_full_upgrade_by_plan_code_keeps_the_subscription_id(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, sub = await sim.customer_with_subscription("full.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     op = await upgrade(gw, customer, sub["id"], {"planCode": STANDARD_PLAN})
     assert op["status"] == "succeeded", op
     assert op["result"]["subscriptionIds"] == [sub["id"]]
@@ -66,6 +67,7 @@ async def test_a_partial_upgrade_creates_a_coterminous_subscription(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, sub = await sim.customer_with_subscription("partial.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     body = {"catalogItemId": E3, "termDuration": "P1Y", "billingCycle": "monthly", "quantity": 2}
     op = await upgrade(gw, customer, sub["id"], body)
     assert op["status"] == "succeeded", op
@@ -83,6 +85,7 @@ async def test_an_upgrade_into_an_existing_subscription_adds_its_seats(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, sub = await sim.customer_with_subscription("into.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     standard = await buy(sim, customer, catalog_item_id=STANDARD, quantity=3)
     await sim.advance("P8D")
     body = {"planCode": STANDARD_PLAN, "quantity": 2, "toSubscriptionId": standard["id"]}
@@ -99,6 +102,7 @@ async def test_a_trial_converts_to_its_paid_offer_through_the_gateway(
     customer, trial = await sim.customer_with_subscription(
         "trial.onmicrosoft.com", catalog_item_id=TRIAL, quantity=25, term="P1M", cycle="none"
     )
+    await gw.assign(customer)  # a customer from before the gateway
     body = {"planCode": "Microsoft 365 Business Basic (NCE COM 1YR MTH)", "quantity": 30}
     op = await upgrade(gw, customer, trial["id"], body)
     assert op["status"] == "succeeded", op
@@ -113,6 +117,7 @@ async def test_a_downgrade_fails_before_anything_is_written(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, _ = await sim.customer_with_subscription("down.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     standard = await buy(sim, customer, catalog_item_id=STANDARD)
     before = await writes(sim, customer)
     body = {"planCode": "Microsoft 365 Business Basic (NCE COM 1YR MTH)"}
@@ -125,6 +130,7 @@ async def test_a_downgrade_fails_before_anything_is_written(
 
 async def test_a_suspended_subscription_is_not_upgraded(gw: Gateway, sim: PartnerClient) -> None:
     customer, sub = await sim.customer_with_subscription("susp.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     await sim.ok("PATCH", _sub_path(customer, sub["id"]), {"status": "suspended"})
     op = await upgrade(gw, customer, sub["id"], {"planCode": STANDARD_PLAN})
     assert (op["status"], op["error"]["reason"]) == ("failed", "upgrade_not_active"), op
@@ -136,6 +142,7 @@ async def test_an_existing_target_in_its_window_is_refused_from_eligibility(
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, sub = await sim.customer_with_subscription("window.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     standard = await buy(sim, customer, catalog_item_id=STANDARD)
     body = {"planCode": STANDARD_PLAN, "toSubscriptionId": standard["id"]}
     op = await upgrade(gw, customer, sub["id"], body)
@@ -146,6 +153,7 @@ async def test_an_existing_target_in_its_window_is_refused_from_eligibility(
 
 async def test_a_shorter_term_keeps_microsofts_900267(gw: Gateway, sim: PartnerClient) -> None:
     customer, sub = await sim.customer_with_subscription("short.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     body = {"catalogItemId": STANDARD, "termDuration": "P1M", "billingCycle": "monthly"}
     op = await upgrade(gw, customer, sub["id"], body)
     assert op["status"] == "failed", op
@@ -157,6 +165,7 @@ async def test_a_trial_under_25_seats_is_refused(gw: Gateway, sim: PartnerClient
     customer, trial = await sim.customer_with_subscription(
         "trial9.onmicrosoft.com", catalog_item_id=TRIAL, quantity=25, term="P1M", cycle="none"
     )
+    await gw.assign(customer)  # a customer from before the gateway
     body = {"planCode": "Microsoft 365 Business Basic (NCE COM 1YR MTH)", "quantity": 10}
     op = await upgrade(gw, customer, trial["id"], body)
     assert (op["status"], op["error"]["reason"]) == ("failed", "upgrade_trial_seats"), op
@@ -168,6 +177,7 @@ async def test_bad_upgrade_requests_are_400_naming_the_field_and_leave_no_operat
     gw: Gateway, sim: PartnerClient
 ) -> None:
     customer, sub = await sim.customer_with_subscription("bad.onmicrosoft.com")
+    await gw.assign(customer)  # a customer from before the gateway
     path = _sub_path(customer, sub["id"]) + "/upgrade"
     cases = [
         ({"planCode": "Microsoft 365 Nonesuch (NCE COM 1YR MTH)"}, "planCode"),

@@ -293,12 +293,18 @@ def test_a_cassette_with_no_sign_in_is_replayed_as_the_configured_partner(
     assert "6 requests, every response matches" in result.output
 
 
+@pytest.mark.parametrize("source", ["variable", "file"])
 def test_a_wrong_client_secret_stops_the_run_with_exit_2_naming_the_client(
-    sim_url: str, tmp_path: Path
+    sim_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     cassette = record(sim_url, tmp_path / "c.yaml", purchase)
+    if source == "variable":
+        monkeypatch.setenv("PCGW_PC_CLIENT_SECRET", "nope")
+    else:  # the secret from a mounted file, its trailing newline dropped
+        (tmp_path / "secret").write_text("nope\n")
+        monkeypatch.setenv("PCGW_PC_CLIENT_SECRET_FILE", str(tmp_path / "secret"))
 
-    result = verify("--cassettes", str(cassette), "--against", sim_url, "--client-secret", "nope")
+    result = verify("--cassettes", str(cassette), "--against", sim_url)
 
     assert result.exit_code == 2
     assert f"signing in as {PROVIDER['client_id']}" in result.output
@@ -351,8 +357,12 @@ def test_the_installed_command_documents_its_options() -> None:
     )
 
     assert done.returncode == 0, done.stderr
-    for option in ("--cassettes", "--against", "--json", "--client-secret", "--sim-config"):
+    for option in ("--cassettes", "--against", "--json", "--sim-config"):
         assert option in done.stdout
+    # Secrets come from the environment or a file, never the command line (the process list).
+    assert "--client-secret" not in done.stdout
+    assert "--control-key" not in done.stdout
+    assert "PCGW_PC_CLIENT_SECRET_FILE" in done.stdout
 
 
 def test_the_installed_command_exits_1_with_a_json_report_on_drift(

@@ -97,8 +97,9 @@ def test_pcgw_sim_help_names_itself_and_lists_the_options() -> None:
     assert result.returncode == 0, result.stderr
     assert "pcgw sim" in result.stdout
     assert "python -m simulator" not in result.stdout
-    for option in ("--host", "--port", "--clock-start", "--seed", "--control-key"):
+    for option in ("--host", "--port", "--clock-start", "--seed", "--no-control"):
         assert option in result.stdout
+    assert "--control-key" not in result.stdout  # secrets never on the command line
 
 
 def test_python_m_simulator_help_names_itself() -> None:
