@@ -73,6 +73,9 @@ SECRET = "provider-secret"
 RESOURCE = "https://api.partnercenter.microsoft.com"
 RESELLER_MPN = "2000002"
 BASIC = "CFQ7TTC0LH18:0001:CFQ7TTC0K971"
+#: The purchase round buys into one customer over and over: an offer without the Business
+#: suites' 300-seat cap, with the per-customer subscription cap raised out of the way.
+E3 = "CFQ7TTC0LFLX:0001:CFQ7TTC0K8P5"
 #: Lines per cart in the bulk loads; each line becomes one subscription.
 LINES_PER_CART = 100
 BULK_CONCURRENCY = 4
@@ -331,7 +334,9 @@ class Sim:
 
     async def start(self) -> None:
         """Sign in and switch the rate limit off."""
-        await self.call("PUT", "/_sim/config", {"rateLimitPerMinute": 0})
+        await self.call(
+            "PUT", "/_sim/config", {"rateLimitPerMinute": 0, "maxSubscriptionsPerCustomer": 10**9}
+        )
         async with self.session.post(
             f"{self.server.url}/{TENANT}/oauth2/token",
             data={
@@ -377,9 +382,9 @@ class Sim:
         return [li["subscriptionId"] for o in result["orders"] for li in o["lineItems"]]
 
 
-def cart_body(lines: int) -> dict[str, Any]:
+def cart_body(lines: int, offer: str = BASIC) -> dict[str, Any]:
     line = {
-        "catalogItemId": BASIC,
+        "catalogItemId": offer,
         # One seat a line: a customer holds at most 300 Business seats and 250 subscriptions
         # (the simulator enforces both), so the big store spreads over many customers.
         "quantity": 1,
@@ -470,7 +475,7 @@ def _purchase_round(srv: Server) -> WrkRun:
     script = WRK_PURCHASE % {
         "token": token,
         "customer": customer,
-        "cart": json.dumps(cart_body(1), separators=(",", ":")),
+        "cart": json.dumps(cart_body(1, E3), separators=(",", ":")),
     }
     return wrk(srv, "/v1/customers", script)
 
@@ -593,7 +598,8 @@ def render(report: dict[str, Any]) -> str:
         f"Simulator benchmark ({report['when']}): load generator wrk -t1 -c{CONNECTIONS} "
         "(keep-alive) on core 1, each server alone on core 0,",
         f"{GET_ROUNDS} alternating {ROUND_SECONDS}s rounds. Simulator run as `python -m "
-        "simulator --no-access-log` (access logs OFF), rateLimitPerMinute 0.",
+        "simulator --no-access-log` (access logs OFF), rateLimitPerMinute 0, "
+        "maxSubscriptionsPerCustomer 10^9.",
         "Throughput is requests per second of the server's own CPU (median of rounds): "
         "other work on this",
         "shared machine can starve wrk in a round, which lowers raw requests/s but not this.",

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -33,34 +32,16 @@ Database = Annotated[
 def _on_store(
     work: Callable[[SqlWebhooks, SqlAccess, datetime], Awaitable[T]], database_url: str
 ) -> T:
-    """Run ``work`` on the database (its schema brought up to date first); a refusal is printed
-    as ``error: …`` with exit status 1, a database that cannot be opened with status 2."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    from adapters.storage import SqlAccess, SqlJournal, SqlWebhooks
+    """Run ``work`` on the database's endpoint and key stores (see ``gateway.cli_db``)."""
+    from adapters.storage import SqlAccess, SqlWebhooks
+    from gateway.cli_db import on_database
     from gateway.webhooks.endpoints import EndpointRefused
 
-    async def run() -> T:
-        journal = SqlJournal(database_url)
-        try:
-            await journal.upgrade()
-            return await work(SqlWebhooks(journal), SqlAccess(journal), datetime.now(UTC))
-        finally:
-            await journal.close()
-
-    try:
-        return asyncio.run(run())
-    except EndpointRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except (ArgumentError, OperationalError) as exc:
-        try:  # never print a password from the URL
-            shown = make_url(database_url).render_as_string(hide_password=True)
-        except ArgumentError:
-            shown = "given"
-        typer.echo(f"error: cannot use the database {shown}: {exc.args[0]}", err=True)
-        raise typer.Exit(2) from None
+    return on_database(
+        database_url,
+        lambda journal: work(SqlWebhooks(journal), SqlAccess(journal), datetime.now(UTC)),
+        (EndpointRefused,),
+    )
 
 
 @webhooks.command("set")
