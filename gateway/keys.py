@@ -26,11 +26,11 @@ PREFIX = "pcgw_"
 #: What a listing shows of a key: ``pcgw_`` and seven of its 43 random characters.
 VISIBLE = len(PREFIX) + 7
 #: The marketplace's name: the journal owner (at most 100 characters, like that column).
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # fullmatch: "$" lets "\n" through
 NAME_RULE = "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
 #: A Partner Center customer id, as the API's paths accept them.
 CUSTOMER_ID = re.compile(
-    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 )
 
 
@@ -97,7 +97,7 @@ def looks_like_a_key(value: str) -> bool:
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise KeyRefused(f"marketplace name {name!r} must be {NAME_RULE}")
     return name
 
@@ -142,7 +142,7 @@ async def assign(store: KeyStore, name: str, customer_ids: list[str]) -> list[st
     if not any(k.name == name for k in await store.list_keys()):
         raise KeyRefused(_unknown(name))
     for customer_id in customer_ids:  # all checked before any is given
-        if not CUSTOMER_ID.match(customer_id):
+        if not CUSTOMER_ID.fullmatch(customer_id):
             raise KeyRefused(f"customer id {customer_id!r} is not an id")
     added = []
     for customer_id in customer_ids:

@@ -135,10 +135,12 @@ async def test_unknown_and_duplicate_names_fail_with_a_sentence_and_change_nothi
     cases = {
         ("create", "contoso-store"): "exists already",
         ("create", "no spaces"): "must be 1 to 100 letters",
+        ("create", "trailing-newline\n"): "must be 1 to 100 letters",
         ("rotate", "nobody"): "no key is named 'nobody'",
         ("revoke", "nobody"): "no key is named 'nobody'",
         ("assign", "nobody", "00000000-0000-4000-8000-000000000000"): "no key is named",
         ("assign", "contoso-store", "not-an-id"): "is not an id",
+        ("assign", "contoso-store", "00000000-0000-4000-8000-000000000000\n"): "is not an id",
     }
     for args, message in cases.items():
         run = await pcgw(*args, database=database)
