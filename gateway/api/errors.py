@@ -4,6 +4,7 @@ internals."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterator
@@ -76,11 +77,14 @@ def parse_body(raw: bytes, model: type[M], *, empty: bytes | None = None) -> M:
 def problem(error: ApiError, correlation_id: str | None) -> web.Response:
     body = Problem(code=error.code, message=error.message, field=error.field,
                    correlation_id=correlation_id)  # fmt: skip
-    return web.Response(
+    response = web.Response(
         body=body.model_dump_json(by_alias=True, exclude_none=True),
         status=error.status,
         content_type="application/json",
     )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    return response
 
 
 @web.middleware
@@ -146,8 +150,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 @contextmanager
 def upstream_read(missing: str) -> Iterator[None]:
     """A northbound read's Partner Center failures as the caller sees them: 403/404 → 404
-    naming what is missing, another refusal → 502 with Microsoft's status and code, an answer
-    too large or not JSON → 502 saying so, no answer → 503 to try again."""
+    naming what is missing; throttled (429) or failing (5xx) even after the client's retries →
+    503 with ``Retry-After`` (Microsoft's, else a few seconds); another refusal → 502 with
+    Microsoft's status and code; an answer too large or not JSON → 502 saying so; no answer →
+    503 to try again."""
     try:
         yield
     except UnreadableAnswer as exc:
@@ -160,6 +166,14 @@ def upstream_read(missing: str) -> Iterator[None]:
     except PartnerCenterError as exc:
         if exc.status in (403, 404):
             raise ApiError(404, "not_found", missing) from None
+        if exc.retryable:
+            raise ApiError(
+                503,
+                "partner_center_busy",
+                f"Partner Center answered {exc.status} ({exc.description}); try again after the "
+                "Retry-After seconds",
+                retry_after=exc.retry_after if exc.retry_after is not None else 5,
+            ) from None
         raise ApiError(
             502,
             "partner_center_error",

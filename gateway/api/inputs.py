@@ -37,11 +37,21 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class ApiError(Exception):
-    """A refusal the caller can act on: status, a stable ``code``, a sentence, the field."""
+    """A refusal the caller can act on: status, a stable ``code``, a sentence, the field, and
+    for a 503 when to try again (``Retry-After``, seconds)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.retry_after = retry_after
 
 
 def shown(value: str, limit: int = 60) -> str:

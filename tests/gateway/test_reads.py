@@ -49,6 +49,24 @@ async def test_an_unknown_customer_is_a_404_problem(gw: Gateway) -> None:
     assert body["correlationId"]
 
 
+@pytest.mark.parametrize(
+    ("fault", "retry_after"),
+    [({"status": 429, "retryAfter": 7}, "7"), ({"status": 503}, "5")],
+    ids=["throttled", "failing"],
+)
+async def test_a_read_partner_center_throttles_or_fails_is_a_503_saying_when_to_try_again(
+    gw: Gateway, sim: PartnerClient, fault: dict[str, Any], retry_after: str
+) -> None:
+    customer = (await buy(gw))["result"]["customerId"]
+    await sim.sim("POST", "/faults", {"method": "GET", "path": "^/v1/customers/[^/]+$", **fault},
+                  status=201)  # fmt: skip
+    resp = await gw.http.get(f"/v1/customers/{customer}")
+    body = await resp.json()
+    assert (resp.status, body["code"]) == (503, "partner_center_busy"), body
+    assert resp.headers["Retry-After"] == retry_after
+    assert str(fault["status"]) in body["message"]
+
+
 async def test_a_subscription_shows_what_can_be_undone_inside_the_window(gw: Gateway) -> None:
     _, sub = await subscription_of(gw, await buy(gw))
     assert (sub["quantity"], sub["status"], sub["resellerMpnId"]) == (5, "active", "2000002")
