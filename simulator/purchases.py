@@ -175,6 +175,8 @@ def _seats(held: list[tuple[str, int]], lines: list[Line], product_skus: set[str
 def _check_addons(world: World, customer: Customer, lines: list[Line]) -> None:
     """Add-on caps, counted over everything the customer holds with every partner plus this
     purchase: Copilot seats ≤ eligible base seats; Multi-Geo seats ≥ ceil(5 % of them)."""
+    if not any(line.sku.addon_rule is not None for line in lines):
+        return  # what the customer holds is walked only when a rule needs it
     held = _held(world, customer, ("active", "suspended"))
     checked: set[str] = set()
     for line in lines:
@@ -202,6 +204,10 @@ def _check_addons(world: World, customer: Customer, lines: list[Line]) -> None:
 def _check_offer_caps(world: World, customer: Customer, lines: list[Line]) -> None:
     """One subscription per customer for offers so limited; at most ``seats_per_customer``
     seats of an SMB suite across the customer's subscriptions with every partner."""
+    if not any(
+        line.sku.one_per_customer or line.sku.seats_per_customer is not None for line in lines
+    ):
+        return
     held = _held(world, customer, ("active", "suspended"))
     for line in lines:
         sku = line.sku
