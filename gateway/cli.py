@@ -80,7 +80,8 @@ def _serve(settings: object, log_level: str) -> None:
     assert isinstance(settings, GatewaySettings)
     gw_logging.configure(log_level)
     typer.echo(
-        f"gateway on http://{settings.host}:{settings.port} → Partner Center at {settings.pc_base_url}",
+        f"gateway on http://{settings.host}:{settings.port} → Partner Center at "
+        f"{settings.pc_base_url} (operations page: http://{settings.host}:{settings.port}/ui)",
         err=True,
     )
     if settings.auth == "off":
@@ -153,7 +154,7 @@ def up(
     )
     try:
         _wait_for(f"{sim_url}/_sim/clock", process)
-        typer.echo(f"simulator on {sim_url} (control plane: {sim_url}/_sim/state)", err=True)
+        typer.echo(f"simulator on {sim_url} (dashboard: {sim_url}/_sim/ui)", err=True)
         chosen = "PCGW_AUTH" in os.environ or "PCGW_AUTH_FILE" in os.environ
         settings = _settings(
             host=host, port=port, database_url=database_url,
