@@ -90,6 +90,7 @@ def _serve(settings: object, log_level: str) -> None:
     else:
         typer.echo("API keys required (Authorization: Bearer <key>); `pcgw keys create "
                    "<marketplace>` makes one", err=True)  # fmt: skip
+    _port_free(settings.host, settings.port, "the gateway", "--port")
     # SIGTERM: the workers drain for the grace period, then open requests (a long-poll may
     # wait up to 30 s) get as long again before they are cut, so the process ends in bounded time.
     web.run_app(
@@ -120,6 +121,29 @@ def serve(
     _serve(settings, log_level)
 
 
+def _port_free(host: str, port: int, what: str, option: str) -> None:
+    """Refuse at once, in one line, a port another process listens on: started anyway, the
+    server would die in a traceback — and `pcgw up` would take the other process's answers for
+    its own simulator's. Any other bind problem is left for the server to report."""
+    import errno
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror:
+        return
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return
+            typer.echo(f"error: {what} cannot listen on {host}:{port}: something else does "
+                       f"(another pcgw?); choose another port with {option}", err=True)  # fmt: skip
+            raise typer.Exit(2) from None
+
+
 def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -148,6 +172,8 @@ def up(
     loopback address the gateway asks for no API key (PCGW_AUTH=keys to make it ask)."""
 
     sim_url = f"http://127.0.0.1:{sim_port}"
+    _port_free("127.0.0.1", sim_port, "the simulator", "--sim-port")
+    _port_free(host, port, "the gateway", "--port")
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--port", str(sim_port), "--log-level", "warning"],
         env={**os.environ, PROG_NAME_VARIABLE: "pcgw sim"},
