@@ -4,41 +4,15 @@ the API answers, tables show the same operations, and every refusal is one line.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.command import Run, run
 from tests.gateway.conftest import Gateway, MakeGateway, purchase_order
 from tests.gateway.processes import free_port
 from tests.simulator.conftest import PartnerClient
-
-PCGW = str(Path(sys.executable).with_name("pcgw"))
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def ok(self) -> Run:
-        assert self.code == 0, (self.code, self.out, self.err)
-        assert "Traceback" not in self.err
-        return self
-
-    def json(self) -> Any:
-        return json.loads(self.ok().out)
-
-    def refused(self, code: int, message: str) -> None:
-        assert self.code == code, (self.code, self.out, self.err)
-        assert self.err.strip().splitlines() == [self.err.strip()], self.err
-        assert message in self.err, self.err
-        assert self.out == ""
 
 
 async def pcgw(*args: str, gw: Gateway | None = None, env: dict[str, str] | None = None) -> Run:
@@ -48,13 +22,7 @@ async def pcgw(*args: str, gw: Gateway | None = None, env: dict[str, str] | None
     if gw is not None:
         base["PCGW_URL"] = str(gw.http.make_url("")).rstrip("/")
         base["PCGW_API_KEY"] = gw.key or ""
-    process = await asyncio.create_subprocess_exec(
-        PCGW, *args, env={**base, **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
+    return await run(*args, env={**base, **(env or {})})
 
 
 async def api(gw: Gateway, path: str) -> Any:

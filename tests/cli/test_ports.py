@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.command import PCGW
 from tests.gateway.processes import free_port
-
-PCGW = str(Path(sys.executable).with_name("pcgw"))
 
 
 @pytest.fixture

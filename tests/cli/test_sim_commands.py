@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.command import PCGW
 from tests.gateway.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PCGW = str(Path(sys.executable).with_name("pcgw"))
 START = "2026-01-05T09:00:00Z"
 
 

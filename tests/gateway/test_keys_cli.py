@@ -4,40 +4,22 @@ at the gateway's next request."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from tests.command import Run, run
 from tests.gateway.conftest import Gateway, MakeGateway
 from tests.simulator.conftest import PartnerClient
-
-PCGW = Path(sys.executable).with_name("pcgw")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
 
 
 async def pcgw(*args: str, database: Path | None = None, env: dict[str, str] | None = None) -> Run:
     where = ["--database-url", f"sqlite:///{database}"] if database is not None else []
-    process = await asyncio.create_subprocess_exec(
-        str(PCGW), "keys", *args, *where,
-        env={**os.environ, **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
+    return await run("keys", *args, *where, env={**os.environ, **(env or {})})
 
 
 async def status_with(gw: Gateway, key: str) -> int:

@@ -7,34 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.command import Run, run
 from tests.gateway.conftest import MARKETPLACE, MakeGateway, purchase_order
 from tests.webhooks.conftest import Receiver
 from tests.webhooks.test_gateway_emits import receiver_verifies
 
-PCGW = Path(sys.executable).with_name("pcgw")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
 
 async def pcgw(database: str, *args: str) -> Run:
-    process = await asyncio.create_subprocess_exec(
-        str(PCGW), "webhooks", *args, "--database-url", database,
-        env={**os.environ, "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
+    return await run(
+        "webhooks", *args, "--database-url", database, env={**os.environ, "COLUMNS": "200"}
+    )
 
 
 async def shown(database: str) -> dict[str, Any]:
